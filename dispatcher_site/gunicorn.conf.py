@@ -1,0 +1,18 @@
+"""gunicorn settings, from the same validated configuration as the application."""
+
+import os
+
+from dispatcher_site.config import load_config
+
+_config = load_config(os.environ)
+
+bind = _config.GUNICORN_BIND
+workers = _config.GUNICORN_WORKERS
+threads = _config.GUNICORN_THREADS
+worker_class = "gthread"
+timeout = _config.GUNICORN_TIMEOUT
+graceful_timeout = _config.GUNICORN_GRACEFUL_TIMEOUT
+keepalive = _config.GUNICORN_KEEPALIVE
+accesslog = None  # request lines come from the application's JSON logs
+errorlog = "-"
+loglevel = _config.LOG_LEVEL.lower()

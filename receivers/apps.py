@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class ReceiversConfig(AppConfig):
+    name = "receivers"
+    verbose_name = "Queue receivers"
