@@ -1,0 +1,34 @@
+"""The operator API key check (reference behaviour: SECURITY_API_KEYS_*).
+
+A request whose path starts with one of SECURITY_API_KEYS_SECURED_PATHS must carry an `x-api-key`
+header equal to the primary or the secondary key, else it gets 401 with an empty body.
+"""
+
+import hmac
+
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse
+
+
+def api_key_is_valid(presented: str) -> bool:
+    config = settings.DISPATCHER
+    valid = False
+    # Compare against both keys every time, in constant time, so timing reveals nothing.
+    for key in (config.SECURITY_API_KEYS_PRIMARY, config.SECURITY_API_KEYS_SECONDARY):
+        if key and hmac.compare_digest(presented.encode(), key.encode()):
+            valid = True
+    return valid
+
+
+def path_is_secured(path: str) -> bool:
+    return any(path.startswith(prefix) for prefix in settings.DISPATCHER.SECURITY_API_KEYS_SECURED_PATHS if prefix)
+
+
+class ApiKeyMiddleware:
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if path_is_secured(request.path) and not api_key_is_valid(request.headers.get("x-api-key", "")):
+            return HttpResponse(status=401)
+        return self.get_response(request)
