@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 from urllib.parse import urlparse
 
 from django.conf import settings
@@ -27,7 +28,13 @@ def queue_endpoint_port(connection_string: str) -> tuple[str, int]:
 class Command(BaseCommand):
     help = "Run Azurite, Redis if needed, migrations, the web server and all consumers until Ctrl-C."
 
-    def handle(self, *args, **options):
+    def add_arguments(self, parser):
+        parser.add_argument(
+            "--data-dir", default=str(BASE_DIR / "var" / "azurite"), help="Where Azurite keeps its queues."
+        )
+
+    def handle(self, *args, data_dir: str, **options):
+        self.data_dir = Path(data_dir)
         self.processes: dict[str, subprocess.Popen] = {}
         signal.signal(signal.SIGTERM, lambda *_: self._raise_interrupt())
         try:
@@ -56,8 +63,8 @@ class Command(BaseCommand):
             return
         if host not in ("127.0.0.1", "localhost"):
             raise CommandError(f"the queue service at {host}:{port} does not answer")
-        self.processes["azurite"] = local_servers.start_azurite(port, location=BASE_DIR / "var" / "azurite")
-        self.stdout.write(f"started Azurite on 127.0.0.1:{port} (data in var/azurite)")
+        self.processes["azurite"] = local_servers.start_azurite(port, location=self.data_dir)
+        self.stdout.write(f"started Azurite on 127.0.0.1:{port} (data in {self.data_dir})")
 
     def _start_redis_if_needed(self) -> None:
         host, port = settings.DISPATCHER.REDIS_HOST, settings.DISPATCHER.REDIS_PORT

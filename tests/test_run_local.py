@@ -1,0 +1,61 @@
+"""`manage.py run_local` (what `make run` runs): everything up, ready, admin served; Ctrl-C stops it all."""
+
+import signal
+import subprocess
+import time
+
+import pytest
+import requests
+
+from dispatcher_site.local_servers import azurite_connection_string, free_port, port_answers
+
+pytestmark = pytest.mark.slow
+
+
+def wait_for_readiness(url: str, process: subprocess.Popen, timeout: float = 60) -> requests.Response:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        assert process.poll() is None, process.stdout.read()
+        try:
+            response = requests.get(url, timeout=5)
+            if response.status_code == 200:
+                return response
+        except requests.ConnectionError:
+            pass
+        time.sleep(0.2)
+    raise AssertionError(f"{url} not ready within {timeout}s")
+
+
+def test_run_local_serves_readiness_and_admin_then_stops_everything_on_ctrl_c(manage_py, tmp_path, settings):
+    web_port, azurite_port = free_port(), free_port()
+    environment = {
+        "PATH": "/usr/bin:/bin",
+        "DJANGO_DEBUG": "true",
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'run-local.sqlite3'}",
+        "GUNICORN_BIND": f"127.0.0.1:{web_port}",
+        "GUNICORN_WORKERS": "1",
+        "QUEUE_TRANSIENT_CONNECTION_STRING": azurite_connection_string(azurite_port),
+        "QUEUE_DEADLETTER_CONNECTION_STRING": azurite_connection_string(azurite_port),
+        "REDIS_HOST": settings.DISPATCHER.REDIS_HOST,
+        "REDIS_PORT": str(settings.DISPATCHER.REDIS_PORT),
+        "REDIS_DB": str(settings.DISPATCHER.REDIS_DB),
+    }
+    process = subprocess.Popen(
+        [*manage_py, "run_local", "--data-dir", str(tmp_path / "azurite")],
+        env=environment,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        readiness = wait_for_readiness(f"http://127.0.0.1:{web_port}/health/readiness", process)
+        assert readiness.json()["status"] == "UP"
+        login = requests.get(f"http://127.0.0.1:{web_port}/admin/login/", timeout=5)
+        assert "Django administration" in login.text
+    finally:
+        process.send_signal(signal.SIGINT)
+        output, _ = process.communicate(timeout=60)
+    assert "stopped web" in output
+    assert "stopped azurite" in output
+    assert not port_answers("127.0.0.1", web_port)
+    assert not port_answers("127.0.0.1", azurite_port)
