@@ -36,7 +36,7 @@ ITALIAN_MONTHS = (
 _NPG_LOCAL_TIME = re.compile(r"\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}:\d{2}(\.\d{1,9})?")
 
 
-def euro_amount(cents: int) -> Decimal:
+def euro_amount(cents: int | Decimal) -> Decimal:
     """Cents as euros with two decimals, HALF_UP (closePayment's totalAmount and fee): 12345 → 123.45."""
     return (Decimal(cents) / 100).quantize(CENT, rounding=ROUND_HALF_UP)
 
