@@ -3,7 +3,8 @@ import logging
 from django.apps import AppConfig
 from django.conf import settings
 
-from dispatcher_site.config import NPG_PAYMENT_METHODS, ConfigurationError
+from dispatcher_site.config import NPG_PAYMENT_METHODS, Config, ConfigurationError
+from transactions.redirect_urls import expected_criteria_problems
 
 logger = logging.getLogger(__name__)
 
@@ -30,13 +31,11 @@ class TransactionsConfig(AppConfig):
             logger.warning(warning)
 
 
-def startup_problems(config) -> list[str]:
+def startup_problems(config: Config) -> list[str]:
     """What stops the start: unresolvable expected redirect criteria, NPG PSPs without the default key.
 
     Per-PSP key coverage and JSON shapes are checked earlier, when the configuration is loaded.
     """
-    from transactions.redirect_urls import expected_criteria_problems
-
     problems = expected_criteria_problems(config.REDIRECT_URL_CONFIGURATION, config.REDIRECT_EXPECTED_MATCHING_CRITERIA)
     psp_lists = [
         f"NPG_{method}_PSP_LIST" for method in NPG_PAYMENT_METHODS if getattr(config, f"NPG_{method}_PSP_LIST")

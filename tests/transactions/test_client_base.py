@@ -236,10 +236,11 @@ def test_an_empty_base_url_is_a_configuration_error_and_sends_nothing(settings, 
     point_at(settings, case, "")
     answer_success(httpserver, case)
 
-    with pytest.raises(ClientConfigurationError, match=f"{case.url_variable} is empty"):
+    with pytest.raises(ClientConfigurationError, match=f"{case.url_variable} is empty") as raised:
         case.invoke()
 
     assert httpserver.log == []
+    assert (raised.value.status, raised.value.retryable) == (None, True)
 
 
 @pytest.mark.parametrize("case", PARSING_CASES, ids=str)

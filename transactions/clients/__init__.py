@@ -160,19 +160,37 @@ def call(
     params: Mapping[str, str] | None = None,
     json_body: Any = None,
     ok_statuses: Collection[int] = range(200, 300),
-    error_body: Callable[[requests.Response], Any] = json_or_none,
 ) -> T:
-    """Send one request and return `parse(response)`, or raise `service.error`.
+    """Send one request and return `parse(response)`, or raise `service.error` (or ClientConfigurationError).
 
     `parse` turns a response with one of `ok_statuses` into the typed result; a `ValueError`,
     `KeyError` or `TypeError` from it means the answer is unusable (status None, INVALID_RESPONSE).
+    Any other status raises with the status and the body parsed as JSON (None when it is not JSON).
     """
-    metrics = statsd_client()
+    try:
+        response, elapsed_ms = _send(service, operation, method, path, headers, params, json_body)
+        result = _read(service, operation, response, ok_statuses, parse)
+    except ClientError as error:
+        statsd_client().incr(f"clients.{service.name}.error")
+        logger.warning("%s (retryable: %s)", error, error.retryable)
+        raise
+    statsd_client().incr(f"clients.{service.name}.success")
+    logger.info("%s %s: HTTP %s in %.0f ms", service.name, operation, response.status_code, elapsed_ms)
+    return result
+
+
+def _send(
+    service: Service,
+    operation: str,
+    method: str,
+    path: str,
+    headers: Mapping[str, str] | None,
+    params: Mapping[str, str] | None,
+    json_body: Any,
+) -> tuple[requests.Response, float]:
     base_url = service.base_url()
     if not base_url:
-        metrics.incr(f"clients.{service.name}.error")
         raise ClientConfigurationError(service.name, operation, f"{service.url_variable} is empty")
-
     all_headers = dict(headers or {})
     data = None
     if json_body is not None:
@@ -189,29 +207,30 @@ def call(
             timeout=service.timeouts(),
             allow_redirects=False,
         )
+    # `from None`: the requests exception's text carries the URL, which may carry a token.
     except requests.Timeout:
-        error = service.error(operation, FailureReason.TIMEOUT)
+        raise service.error(operation, FailureReason.TIMEOUT) from None
     except requests.RequestException as exception:
-        error = service.error(operation, FailureReason.CONNECTION, detail=type(exception).__name__)
-    else:
-        error = None
-    elapsed_ms = (time.monotonic() - started) * 1000
-    metrics.timing(f"clients.{service.name}.request-time", elapsed_ms)
+        raise service.error(operation, FailureReason.CONNECTION, detail=type(exception).__name__) from None
+    finally:
+        elapsed_ms = (time.monotonic() - started) * 1000
+        statsd_client().timing(f"clients.{service.name}.request-time", elapsed_ms)
+    return response, elapsed_ms
 
-    if error is None and response.status_code not in ok_statuses:
-        error = service.error(operation, FailureReason.HTTP_STATUS, response.status_code, error_body(response))
-    if error is None:
-        try:
-            result = parse(response)
-        except (ValueError, KeyError, TypeError):
-            error = service.error(operation, FailureReason.INVALID_RESPONSE, detail=f"HTTP {response.status_code}")
-    if error is not None:
-        metrics.incr(f"clients.{service.name}.error")
-        logger.warning("%s (%.0f ms, retryable: %s)", error, elapsed_ms, error.retryable)
-        raise error
-    metrics.incr(f"clients.{service.name}.success")
-    logger.info("%s %s: HTTP %s in %.0f ms", service.name, operation, response.status_code, elapsed_ms)
-    return result
+
+def _read(
+    service: Service,
+    operation: str,
+    response: requests.Response,
+    ok_statuses: Collection[int],
+    parse: Callable[[requests.Response], T],
+) -> T:
+    if response.status_code not in ok_statuses:
+        raise service.error(operation, FailureReason.HTTP_STATUS, response.status_code, json_or_none(response))
+    try:
+        return parse(response)
+    except (ValueError, KeyError, TypeError):
+        raise service.error(operation, FailureReason.INVALID_RESPONSE, detail=f"HTTP {response.status_code}") from None
 
 
 def no_content(response: requests.Response) -> None:
