@@ -55,7 +55,9 @@ def test_an_answer_without_pii_text_is_invalid(vault, body):
     assert raised.value.reason == FailureReason.INVALID_RESPONSE
 
 
-@pytest.mark.parametrize(("status", "retryable"), [(400, False), (401, False), (404, False), (500, True), (504, True)])
+@pytest.mark.parametrize(
+    ("status", "retryable"), [(400, False), (401, False), (404, False), (422, False), (500, True), (504, True)]
+)
 def test_errors_carry_the_status(vault, status, retryable):
     vault.expect_request("/tokenizer/v1/tokens/t/pii").respond_with_json({"message": "no"}, status=status)
 

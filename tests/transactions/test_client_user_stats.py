@@ -25,7 +25,7 @@ def test_puts_user_and_details(stats):
     assert request.get_json() == {"userId": USER_ID, "details": WALLET_DETAILS}
 
 
-@pytest.mark.parametrize("status", [400, 404, 422, 500, 504])
+@pytest.mark.parametrize("status", [400, 401, 404, 422, 500, 504])
 def test_an_error_status_is_reported(stats, status):
     stats.expect_request("/stats/v1/user/lastPaymentMethodUsed").respond_with_data("", status=status)
 
