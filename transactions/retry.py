@@ -165,8 +165,8 @@ def authorization_outcome_schedule_warning(base_interval_seconds: int, max_attem
     if last_attempt_seconds >= GDI_CHECK_MAX_SECONDS:
         return None
     warning = (
-        f"Authorization outcome retries end {last_attempt_seconds} s after the first attempt, before the "
-        f"{GDI_CHECK_MAX_SECONDS} s NPG GDI check can end"
+        f"The last authorization outcome attempt comes at {last_attempt_seconds} s, before the "
+        f"{GDI_CHECK_MAX_SECONDS} s an NPG GDI check may take"
     )
     if last == 0:
         return f"{warning}: raise AUTHORIZATION_OUTCOME_WAITING_EVENT_MAX_ATTEMPTS above 1"
