@@ -20,12 +20,11 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db import transaction
 
 from receivers.handlers import Outbox
 from transactions import events as ev
 from transactions.reduction import TransactionState
-from transactions.store import append_event, apply_to_view
+from transactions.store import record_events
 
 # Assumptions of the reference's start-up check of the authorization-outcome schedule (spec §6).
 FIRST_OUTCOME_ATTEMPT_SECONDS = 60
@@ -219,18 +218,15 @@ def enqueue_retry_event(
     """
     policy = retry_policy(kind)
     plan = plan_retry(policy, retried_count, state.activated, now or datetime.now(ev.EVENT_ZONE))
-    transaction_id = state.transaction_id
-    if transaction_id is None:
+    if state.transaction_id is None:
         raise ValueError("cannot retry a transaction without its ACTIVATED event")
     event = build_retry_event(
         kind,
-        transaction_id,
+        state.transaction_id,
         plan.attempt,
         closure_error_data=closure_error_data,
         gateway_authorization_data=gateway_authorization_data,
     )
-    with transaction.atomic():
-        append_event(transaction_id, event, expected_sequence=state.last_sequence)
-        apply_to_view(event, status=policy.view_status)
+    record_events(state, [event], view_status=policy.view_status)
     outbox.send(policy.queue_key, event.to_json_dict(), tracing_info, plan.visibility_seconds)
     return event

@@ -2,16 +2,16 @@
 
 Handlers follow one pattern (spec Part A §2):
 
-    events = load_events(transaction_id)
-    state = reduce_events(events)
+    state = load_state(transaction_id)            # reduce_events(load_events(transaction_id))
     ...decide...
-    with transaction.atomic():
-        append_event(transaction_id, new_event, expected_sequence=state.last_sequence)
-        apply_to_view(new_event, status=TransactionStatus.CLOSED)
+    record_events(state, [new_event], view_status=TransactionStatus.CLOSED)
 
-`append_event` raises `ConcurrentAppendError` when another consumer appended first: reload, reduce
-and decide again. Events produced upstream (arriving on a queue or through the API) are stored once
-with `store_incoming_event`, which also keeps the view.
+`record_events` appends after `state.last_sequence` and updates the view in one database transaction;
+it raises `ConcurrentAppendError` when another consumer appended first: reload, reduce and decide
+again. (`append_event` and `apply_to_view` are the two halves, for the rare flow that needs them apart.)
+
+Events produced upstream (arriving on a queue or through the API) are stored once with
+`store_incoming_event`, which also keeps the view.
 """
 
 from __future__ import annotations
@@ -97,6 +97,30 @@ def append_events(transaction_id: str, new_events: Sequence[ev.TransactionEvent]
             f"transaction {transaction_id} has events after number {expected_sequence}: reload and decide again"
         ) from error
     return records[-1].sequence
+
+
+def record_events(
+    state: TransactionState,
+    new_events: Sequence[ev.TransactionEvent],
+    *,
+    view_status: ev.TransactionStatus | None = None,
+    closure_error_data: ev.ClosureErrorData | _Unchanged | None = UNCHANGED,
+    send_payment_result_outcome: ev.UserReceiptOutcome | _Unchanged | None = UNCHANGED,
+) -> int:
+    """Append `new_events` after the events `state` was reduced from, and update the view for the
+    last one (see `apply_to_view` for the view arguments), atomically. Returns the last sequence."""
+    transaction_id = state.transaction_id
+    if transaction_id is None:
+        raise ValueError("cannot append to a transaction without its ACTIVATED event")
+    with transaction.atomic():
+        sequence = append_events(transaction_id, new_events, expected_sequence=state.last_sequence)
+        apply_to_view(
+            new_events[-1],
+            status=view_status,
+            closure_error_data=closure_error_data,
+            send_payment_result_outcome=send_payment_result_outcome,
+        )
+    return sequence
 
 
 def _sequence_exists(transaction_id: str, sequence: int) -> bool:

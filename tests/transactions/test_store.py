@@ -28,6 +28,7 @@ from transactions.store import (
     epoch_milliseconds,
     load_events,
     load_state,
+    record_events,
     store_incoming_event,
 )
 
@@ -209,3 +210,17 @@ def test_view_update_without_a_view_is_skipped():
     orphan = make_event(C.TRANSACTION_USER_CANCELED_EVENT, transaction_id="c" * 32)
     assert apply_to_view(orphan, status=ev.TransactionStatus.CANCELLATION_REQUESTED) is False
     assert not Transaction.objects.exists()
+
+
+def test_record_events_appends_after_the_state_and_sets_the_view():
+    store_all(activated(), authorization_requested(), authorization_completed())
+    state = load_state(TX)
+    closure_requested = simple(C.TRANSACTION_CLOSURE_REQUESTED_EVENT)
+    error = simple(C.TRANSACTION_CLOSURE_ERROR_EVENT)
+    assert record_events(state, [closure_requested, error], view_status=ev.TransactionStatus.CLOSURE_ERROR) == 5
+    view = Transaction.objects.get(pk=TX)
+    assert view.status == "CLOSURE_ERROR"
+    assert view.closure_error_data["errorType"] == "KO_RESPONSE_RECEIVED"
+    with pytest.raises(ConcurrentAppendError):
+        record_events(state, [closed("OK")], view_status=ev.TransactionStatus.CLOSED)
+    assert Transaction.objects.get(pk=TX).status == "CLOSURE_ERROR"

@@ -1,7 +1,8 @@
 """The v2 transaction events as data (spec Part B §3): typed payloads, strict parsing, serialisation.
 
 Import from here: `from transactions.events import parse_event, TransactionClosedEvent, TransactionStatus`.
-`data` holds the payload classes and enums, `envelope` the event classes, `codec` the JSON rules.
+`data` holds the payload classes and enums, `envelope` the event classes and `parse_event`,
+`timestamps` the ZonedDateTime text helpers, `codec` the JSON presence and order rules.
 """
 
 from transactions.events.data import (
@@ -61,9 +62,7 @@ from transactions.events.envelope import (
     ENVELOPE_FIELDS,
     EVENT_CLASSES_BY_CODE,
     EVENT_CLASSES_BY_NAME,
-    EVENT_ZONE,
     TRANSACTION_ID_PATTERN,
-    ZONED_DATETIME_PATTERN,
     EventCode,
     TransactionActivatedEvent,
     TransactionAuthorizationCompletedEvent,
@@ -86,8 +85,12 @@ from transactions.events.envelope import (
     TransactionUserReceiptAddErrorEvent,
     TransactionUserReceiptAddRetriedEvent,
     TransactionUserReceiptRequestedEvent,
-    now_zoned_text,
     parse_event,
+)
+from transactions.events.timestamps import (
+    EVENT_ZONE,
+    ZONED_DATETIME_PATTERN,
+    now_zoned_text,
     parse_zoned_datetime,
     zoned_text,
 )

@@ -159,9 +159,7 @@ def decode_object(cls: type, value: Any, path: str) -> Any:
                 continue
             fail(f"{path}.{name}", "required field missing")
         values[field.name] = decode(hints[field.name], value[name], f"{path}.{name}")
-    if any(f.name == ABSENT_FIELDS for f in dataclasses.fields(cls)):
-        values[ABSENT_FIELDS] = frozenset(absent)
-    return cls(**values)
+    return cls(**values, **{ABSENT_FIELDS: frozenset(absent)})
 
 
 def encode(value: Any) -> Any:

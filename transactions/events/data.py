@@ -16,6 +16,7 @@ from http import HTTPStatus
 from typing import ClassVar
 
 from transactions.events.codec import Variant, WireObject, wire
+from transactions.events.timestamps import parse_zoned_datetime
 
 
 class TransactionStatus(enum.StrEnum):
@@ -517,3 +518,8 @@ class TransactionUserReceiptData(WireObject):
     language: str | None = wire(omit_if_null=True)
     payment_date: str | None = wire(omit_if_null=True)  # ZonedDateTime text, kept as received
     notification_trigger: Trigger | None = wire(omit_if_null=True)
+
+    @property
+    def paid_at(self) -> datetime | None:
+        """`payment_date` as an aware datetime."""
+        return parse_zoned_datetime(self.payment_date) if self.payment_date else None

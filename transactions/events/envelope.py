@@ -14,8 +14,7 @@ import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, ClassVar
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from typing import Any, ClassVar, Self
 
 from transactions.events.codec import decode_object, encode, fail
 from transactions.events.data import (
@@ -33,13 +32,11 @@ from transactions.events.data import (
     TransactionRetriedData,
     TransactionUserReceiptData,
 )
+from transactions.events.timestamps import now_zoned_text, parse_zoned_datetime
 
 CLASS_PACKAGE = "it.pagopa.ecommerce.commons.documents.v2"
-# The reference runs its JVM in Italy: new events carry this zone, as ZonedDateTime.toString() writes it.
-EVENT_ZONE = ZoneInfo("Europe/Rome")
 ENVELOPE_FIELDS = ("_class", "id", "transactionId", "creationDate", "data", "eventCode")
 TRANSACTION_ID_PATTERN = re.compile(r"[0-9a-fA-F]{32}")
-ZONED_DATETIME_PATTERN = re.compile(r"(?P<datetime>[^\[\]]+)(?:\[(?P<zone>[^\[\]]+)\])?")
 
 
 class EventCode(enum.StrEnum):
@@ -65,34 +62,6 @@ class EventCode(enum.StrEnum):
     TRANSACTION_REFUNDED_EVENT = "TRANSACTION_REFUNDED_EVENT"
 
 
-def now_zoned_text(zone: ZoneInfo = EVENT_ZONE) -> str:
-    """The current time as Java's ZonedDateTime.toString() writes it: ISO offset plus `[Region/City]`."""
-    return f"{datetime.now(zone).isoformat()}[{zone.key}]"
-
-
-def zoned_text(moment: datetime, zone: ZoneInfo = EVENT_ZONE) -> str:
-    return f"{moment.astimezone(zone).isoformat()}[{zone.key}]"
-
-
-def parse_zoned_datetime(text: str) -> datetime:
-    """Parse `2023-09-25T14:44:31.177776+02:00[Europe/Rome]` or a plain ISO offset date-time.
-
-    Raises ValueError when the text has no offset or names an unknown zone.
-    """
-    match = ZONED_DATETIME_PATTERN.fullmatch(text)
-    if not match:
-        raise ValueError(f"{text!r} is not an ISO date-time with offset")
-    moment = datetime.fromisoformat(match["datetime"])
-    if moment.tzinfo is None:
-        raise ValueError(f"{text!r} has no UTC offset")
-    if match["zone"]:
-        try:
-            moment = moment.astimezone(ZoneInfo(match["zone"]))
-        except (ZoneInfoNotFoundError, ValueError) as error:
-            raise ValueError(f"{text!r} names an unknown time zone") from error
-    return moment
-
-
 @dataclass(frozen=True, kw_only=True)
 class TransactionEvent:
     """One v2 event. Subclasses fix the event code, the `_class` name and the data type."""
@@ -106,7 +75,7 @@ class TransactionEvent:
     data: Any
 
     @classmethod
-    def new(cls, transaction_id: str, data: Any = None) -> TransactionEvent:
+    def new(cls, transaction_id: str, data: Any = None) -> Self:
         """A new event of this class: random UUID id, creation date now in Europe/Rome."""
         return cls(id=str(uuid.uuid4()), transaction_id=transaction_id, creation_date=now_zoned_text(), data=data)
 
