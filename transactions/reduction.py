@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from transactions.events import (
     CLOSURE_EVENT_CODES,
+    ClosureOutcome,
     EventCode,
     TransactionActivatedData,
     TransactionActivatedEvent,
@@ -70,6 +71,19 @@ class TransactionState:
     def has_closure_event(self) -> bool:
         """True when any CLOSED or CLOSURE_FAILED event exists, applied or not (the already-closed guard)."""
         return any(event.event_code in CLOSURE_EVENT_CODES for event in self.events)
+
+    @property
+    def first_successful_closed_event(self) -> TransactionEvent | None:
+        """The first CLOSED event whose Nodo outcome is OK (the sendPaymentResult wait starts there)."""
+        for event in self.events:
+            if event.event_code is E.TRANSACTION_CLOSED_EVENT and event.data.response_outcome is ClosureOutcome.OK:
+                return event
+        return None
+
+    @property
+    def is_refund_requested(self) -> bool:
+        """REFUND_REQUESTED, REFUND_ERROR or REFUNDED: a refund was already asked for."""
+        return self.status in (S.REFUND_REQUESTED, S.REFUND_ERROR, S.REFUNDED)
 
     # --- data of the events ------------------------------------------------------------------------
 

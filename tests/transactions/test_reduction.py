@@ -241,3 +241,18 @@ def test_the_aggregate_gives_access_to_each_events_data():
     assert empty.status is None
     assert empty.transaction_id is None
     assert empty.activation_data is None
+
+
+def test_first_successful_closed_event_skips_ko_closures():
+    ko_then_ok = [*history("closure requested OK"), closed("KO"), closed("OK")]
+    state = reduce_events(ko_then_ok)
+    assert state.first_successful_closed_event is ko_then_ok[-1]
+    assert reduce_events(history("closed KO")).first_successful_closed_event is None
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [("refund requested", True), ("refund error", True), ("refunded", True), ("closed KO", False)],
+)
+def test_refund_requested_covers_the_three_refund_statuses(name, expected):
+    assert reduce_events(history(name)).is_refund_requested is expected

@@ -224,3 +224,14 @@ def test_record_events_appends_after_the_state_and_sets_the_view():
     with pytest.raises(ConcurrentAppendError):
         record_events(state, [closed("OK")], view_status=ev.TransactionStatus.CLOSED)
     assert Transaction.objects.get(pk=TX).status == "CLOSURE_ERROR"
+
+
+def test_stored_events_keep_absent_optional_fields_absent():
+    document = event_json(C.TRANSACTION_ACTIVATED_EVENT)
+    del document["data"]["idCart"], document["data"]["userId"]
+    del document["data"]["paymentNotices"][0]["creditorReferenceId"]
+    event = ev.parse_event(document)
+    store_incoming_event(event)
+    (loaded,) = load_events(TX)
+    assert loaded.to_json() == event.to_json()
+    assert "idCart" not in loaded.to_json_dict()["data"]
