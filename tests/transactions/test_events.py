@@ -22,9 +22,7 @@ def compact(obj) -> str:
 def variant_fixtures():
     """Fixtures beyond one per code: other gateways, absent optional fields, omitted nulls."""
     activation = EVENT_DATA[C.TRANSACTION_ACTIVATED_EVENT]
-    old_notice = {
-        k: v for k, v in activation["paymentNotices"][0].items() if k not in ("companyName", "creditorReferenceId")
-    }
+    old_notice = {k: v for k, v in activation["paymentNotices"][0].items() if k != "creditorReferenceId"}
     old_activation = {k: v for k, v in activation.items() if k not in ("idCart", "userId")}
     old_activation = {**old_activation, "paymentNotices": [old_notice], "clientId": "WISP_REDIRECT"}
     old_activation["transactionGatewayActivationData"] = {"type": "EMPTY"}
@@ -71,7 +69,11 @@ def variant_fixtures():
             C.TRANSACTION_CLOSURE_ERROR_EVENT,
             {"httpErrorCode": None, "errorDescription": None, "errorType": "COMMUNICATION_ERROR"},
         ),
-        ("closure retried without error data", C.TRANSACTION_CLOSURE_RETRIED_EVENT, {"retryCount": 2}),
+        (
+            "closure retried without error data",
+            C.TRANSACTION_CLOSURE_RETRIED_EVENT,
+            {"retryCount": 2, "closureErrorData": None},
+        ),
         (
             "refund requested with trigger, no auth data",
             C.TRANSACTION_REFUND_REQUESTED_EVENT,

@@ -197,7 +197,7 @@ class PaymentNotice(WireObject):
     amount: int = wire()  # euro cents
     payment_context_code: str | None = wire()
     transfer_list: list[PaymentTransferInformation] = wire()
-    company_name: str | None = wire(optional=True)
+    company_name: str | None = wire()
     creditor_reference_id: str | None = wire(optional=True)
     all_ccp: bool = wire("allCCP")
 
@@ -346,7 +346,7 @@ class NpgTransactionGatewayAuthorizationData(TransactionGatewayAuthorizationData
     operation_id: str | None = wire()
     payment_end_to_end_id: str | None = wire()
     error_code: str | None = wire()
-    validation_service_id: str | None = wire(optional=True)
+    validation_service_id: str | None = wire()
 
     @property
     def is_authorized(self) -> bool:
@@ -453,7 +453,7 @@ def http_status_name(status_code: int) -> str:
 @dataclass(frozen=True, kw_only=True)
 class TransactionClosureRetriedData(WireObject):
     retry_count: int = wire()
-    closure_error_data: ClosureErrorData | None = wire(optional=True)
+    closure_error_data: ClosureErrorData | None = wire()
 
 
 @dataclass(frozen=True, kw_only=True)
