@@ -270,6 +270,26 @@ INVALID = [
     (C.TRANSACTION_ACTIVATED_EVENT, _set(["data", "clientId"], "WEB"), "event.data.clientId"),
     (
         C.TRANSACTION_ACTIVATED_EVENT,
+        _set(["data", "paymentNotices", 0, "companyName"], KeyError),
+        "event.data.paymentNotices[0].companyName: required field missing",
+    ),
+    (
+        C.TRANSACTION_ACTIVATED_EVENT,
+        _set(["data", "paymentTokenValiditySeconds"], KeyError),
+        "event.data.paymentTokenValiditySeconds: required field missing",
+    ),
+    (
+        C.TRANSACTION_AUTHORIZATION_COMPLETED_EVENT,
+        _set(["data", "transactionGatewayAuthorizationData", "type"], KeyError),
+        "event.data.transactionGatewayAuthorizationData.type: None is not one of NPG, REDIRECT, PGS",
+    ),
+    (
+        C.TRANSACTION_CLOSURE_RETRIED_EVENT,
+        _set(["data", "closureErrorData"], KeyError),
+        "event.data.closureErrorData: required field missing",
+    ),
+    (
+        C.TRANSACTION_ACTIVATED_EVENT,
         _set(["data", "email"], "someone@example.org"),
         "event.data.email: expected an object",
     ),
