@@ -8,10 +8,6 @@ from transactions.redirect_urls import expected_criteria_problems
 
 logger = logging.getLogger(__name__)
 
-# NPG's GDI check can last up to this long; the last outcome attempt should not come earlier.
-GDI_CHECK_MAX_SECONDS = 300
-FIRST_OUTCOME_ATTEMPT_SECONDS = 60
-
 
 class TransactionsConfig(AppConfig):
     name = "transactions"
@@ -23,12 +19,17 @@ class TransactionsConfig(AppConfig):
         problems = startup_problems(config)
         if problems:
             raise ConfigurationError(problems)
-        warning = auth_outcome_schedule_warning(
+        from transactions.retry import authorization_outcome_schedule_warning  # imports models: after loading
+
+        warning = authorization_outcome_schedule_warning(
             config.AUTHORIZATION_OUTCOME_WAITING_EVENT_BASE_INTERVAL_SECONDS,
             config.AUTHORIZATION_OUTCOME_WAITING_EVENT_MAX_ATTEMPTS,
         )
         if warning:
             logger.warning(warning)
+        from transactions.handlers import import_all_handlers
+
+        import_all_handlers()
 
 
 def startup_problems(config: Config) -> list[str]:
@@ -43,18 +44,3 @@ def startup_problems(config: Config) -> list[str]:
     if psp_lists and not config.NPG_API_KEY:
         problems.append(f"NPG_API_KEY is required when an NPG PSP list is set ({', '.join(psp_lists)})")
     return problems
-
-
-def auth_outcome_schedule_warning(base_interval_seconds: int, max_attempts: int) -> str | None:
-    """Warn when the last authorization-outcome attempt comes before NPG's GDI check can have ended (spec §6).
-
-    Attempt i (0-based) happens base x i(i+1)/2 + 60 s after the first delay.
-    """
-    attempts = [base_interval_seconds * i * (i + 1) // 2 + FIRST_OUTCOME_ATTEMPT_SECONDS for i in range(max_attempts)]
-    if attempts[-1] >= GDI_CHECK_MAX_SECONDS:
-        return None
-    text = f"Authorization outcome attempts at {attempts} s end before the {GDI_CHECK_MAX_SECONDS} s GDI check: "
-    if max_attempts < 2:
-        return text + "raise AUTHORIZATION_OUTCOME_WAITING_EVENT_MAX_ATTEMPTS above 1"
-    minimum = (GDI_CHECK_MAX_SECONDS - FIRST_OUTCOME_ATTEMPT_SECONDS) * 2 // ((max_attempts - 1) * max_attempts)
-    return text + f"set AUTHORIZATION_OUTCOME_WAITING_EVENT_BASE_INTERVAL_SECONDS to at least {minimum}"
