@@ -12,7 +12,7 @@ from django.db import connection
 from django.test import override_settings
 from django.utils import timezone
 
-from notifications.models import EMAIL, SMS, ApiKey, DailyStatistics, Notification, Service, Template
+from notifications.models import EMAIL, FAILURE_STATUSES, SMS, ApiKey, DailyStatistics, Notification, Service, Template
 
 STATSD_PREFIX = "dispatcher"
 STATSD_ENVIRONMENT = "test"
@@ -45,7 +45,7 @@ def email_template(service):
 
 @pytest.fixture
 def make_notification(service, sms_template, email_template):
-    """A notification in any status, counted as requested like one created through the API."""
+    """A notification in any status, counted like one created through the API and given that status."""
 
     def make(
         status: str = "sending",
@@ -68,8 +68,14 @@ def make_notification(service, sms_template, email_template):
             sent_at=sent_at,
             created_at=created_at or timezone.now(),
         )
-        counter = DailyStatistics.counter(notification_type, "requested")
-        DailyStatistics.add(notification.service_id, notification.statistics_day, counter)
+        outcomes = ["requested"]
+        if status == "delivered":
+            outcomes.append("delivered")
+        elif status in FAILURE_STATUSES:
+            outcomes.append("failed")
+        for outcome in outcomes:
+            counter = DailyStatistics.counter(notification_type, outcome)
+            DailyStatistics.add(notification.service_id, notification.statistics_day, counter)
         return notification
 
     return make
