@@ -325,12 +325,6 @@ VARIABLES: list[Variable] = [
         Variable("MMG_CALLBACK_TOKEN", "str", "", "When set, MMG callbacks must carry it.", secret=True),
         Variable("SES_CALLBACK_TOKEN", "str", "", "When set, SES callbacks must carry it.", secret=True),
         Variable("SES_CALLBACK_ALLOWED_TOPIC_ARNS", "list", [], "When set, SES callbacks only from these topics."),
-        Variable(
-            "NOTIFY_EMAIL_DOMAIN",
-            "str",
-            "notifications.localhost",
-            "Domain of the From address of e-mails: <service email_from>@<domain>.",
-        ),
     ),
     *_section(
         "Observability",

@@ -147,7 +147,7 @@ def created_response(request: HttpRequest, notification: Notification) -> dict:
         content["from_number"] = service.sms_sender
     else:
         content["subject"] = notification.subject
-        content["from_email"] = service.from_email_address()
+        content["from_email"] = service.email_from
     return {
         "id": str(notification.id),
         "reference": notification.client_reference or None,

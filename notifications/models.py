@@ -9,7 +9,6 @@ import re
 import uuid
 from datetime import UTC, date
 
-from django.conf import settings
 from django.db import IntegrityError, models, transaction
 from django.db.models import F
 from django.utils import timezone
@@ -54,7 +53,7 @@ def _placeholder_key(name: str) -> str:
 class Service(models.Model):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     name = models.CharField(max_length=255, unique=True)
-    email_from = models.CharField(max_length=255, help_text="Local part of the From address of e-mails.")
+    email_from = models.EmailField(help_text="From address of the service's e-mails.")
     reply_to_email_address = models.EmailField(blank=True, default="")
     sms_sender = models.CharField(max_length=11, blank=True, default="")
     active = models.BooleanField(default=True)
@@ -65,9 +64,6 @@ class Service(models.Model):
 
     def __str__(self) -> str:
         return self.name
-
-    def from_email_address(self) -> str:
-        return f"{self.email_from}@{settings.DISPATCHER.NOTIFY_EMAIL_DOMAIN}"
 
 
 class ApiKey(models.Model):

@@ -20,7 +20,9 @@ STATSD_ENVIRONMENT = "test"
 
 @pytest.fixture
 def service(db):
-    return Service.objects.create(name="Test service", email_from="test.service", sms_sender="TESTSENDER")
+    return Service.objects.create(
+        name="Test service", email_from="test.service@notifications.localhost", sms_sender="TESTSENDER"
+    )
 
 
 @pytest.fixture

@@ -29,6 +29,7 @@ def test_a_service_with_a_key_and_both_templates(db, capsys):
     service = Service.objects.get(id=result["service_id"])
     assert service.name == "Demo"
     assert service.reply_to_email_address == "help@example.com"
+    assert service.email_from == "demo@notifications.localhost"
     assert result["api_key"][-73:-37] == result["service_id"]
     assert ApiKey.objects.get(service=service).secret == result["api_key"][-36:]
     types = {t["type"]: t for t in result["templates"]}

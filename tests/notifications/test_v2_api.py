@@ -180,7 +180,7 @@ class TestAuthentication:
         assert errors(response) == ["Invalid token: signature, api token is not valid"]
 
     def test_another_services_notification_is_not_found(self, client, api_key, make_notification, db):
-        other = Service.objects.create(name="Other", email_from="other")
+        other = Service.objects.create(name="Other", email_from="other@example.com")
         notification = make_notification(target_service=other)
         response = client.get(f"/v2/notifications/{notification.id}", headers=auth(api_key))
         assert response.status_code == 404

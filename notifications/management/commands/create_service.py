@@ -8,6 +8,9 @@ from django.utils.text import slugify
 
 from notifications.models import EMAIL, SMS, ApiKey, Service, Template
 
+# A reserved name (RFC 6761): demos must not send mail as someone's real domain.
+DEFAULT_EMAIL_DOMAIN = "notifications.localhost"
+
 
 class Command(BaseCommand):
     help = "Create a service with an API key and optional SMS and e-mail templates; prints JSON."
@@ -17,15 +20,18 @@ class Command(BaseCommand):
         parser.add_argument("--sms-template", metavar="TEXT", help="Content of an SMS template.")
         parser.add_argument("--email-template", nargs=2, metavar=("SUBJECT", "BODY"), help="An e-mail template.")
         parser.add_argument("--reply-to", metavar="ADDRESS", help="Reply-to e-mail address of the service.")
+        parser.add_argument(
+            "--email-from", metavar="ADDRESS", help=f"From address of e-mails (default <name>@{DEFAULT_EMAIL_DOMAIN})."
+        )
         parser.add_argument("--sms-sender", default="", help="SMS sender name (at most 11 characters).")
 
-    def handle(self, *args, name, sms_template, email_template, reply_to, sms_sender, **options):
+    def handle(self, *args, name, sms_template, email_template, reply_to, email_from, sms_sender, **options):
         if Service.objects.filter(name=name).exists():
             raise CommandError(f"a service named {name!r} already exists")
         with transaction.atomic():
             service = Service.objects.create(
                 name=name,
-                email_from=slugify(name).replace("-", ".") or "service",
+                email_from=email_from or f"{slugify(name).replace('-', '.') or 'service'}@{DEFAULT_EMAIL_DOMAIN}",
                 reply_to_email_address=reply_to or "",
                 sms_sender=sms_sender[:11],
             )
