@@ -47,6 +47,10 @@ class ApiKeyAdmin(admin.ModelAdmin):
         # Keys are issued by `manage.py create_service`, which shows the secret once.
         return False
 
+    def has_delete_permission(self, request, obj=None):
+        # Revoked, never deleted: notifications keep naming the key that sent them.
+        return False
+
     @admin.action(description="Revoke the selected API keys")
     def revoke(self, request, queryset):
         count = queryset.filter(revoked_at=None).update(revoked_at=timezone.now())

@@ -152,18 +152,21 @@ class Template(models.Model):
 
 class Notification(models.Model):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    service = models.ForeignKey(Service, on_delete=models.PROTECT, related_name="notifications")
-    api_key = models.ForeignKey(ApiKey, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
-    template = models.ForeignKey(Template, on_delete=models.PROTECT, related_name="notifications")
+    # Every index is written again when a receipt changes the status (the status is indexed, so the
+    # update is never HOT): only the indexes the queries need. `service` is the composite's first column;
+    # templates are archived and keys revoked, not deleted, so their foreign keys go without an index.
+    service = models.ForeignKey(Service, on_delete=models.PROTECT, related_name="notifications", db_index=False)
+    api_key = models.ForeignKey(
+        ApiKey, on_delete=models.SET_NULL, null=True, blank=True, related_name="+", db_index=False
+    )
+    template = models.ForeignKey(Template, on_delete=models.PROTECT, related_name="notifications", db_index=False)
     template_version = models.PositiveIntegerField()
     notification_type = models.CharField(max_length=5, choices=[(t, t) for t in NOTIFICATION_TYPES])
     to = models.CharField(max_length=320)
     body = models.TextField()
     subject = models.TextField(blank=True, default="")
-    status = models.CharField(
-        max_length=17, choices=[(s, s) for s in NOTIFICATION_STATUSES], default=CREATED, db_index=True
-    )
-    reference = models.CharField(max_length=255, blank=True, default="", db_index=True, help_text="Provider's id.")
+    status = models.CharField(max_length=17, choices=[(s, s) for s in NOTIFICATION_STATUSES], default=CREATED)
+    reference = models.CharField(max_length=255, blank=True, default="", help_text="Provider's id.")
     client_reference = models.CharField(max_length=1000, blank=True, default="")
     sent_by = models.CharField(max_length=20, blank=True, default="", help_text="Provider.")
     provider_status = models.CharField(max_length=50, blank=True, default="", help_text="Raw status of the receipt.")
@@ -177,6 +180,8 @@ class Notification(models.Model):
         indexes = [
             models.Index(fields=["service", "created_at"], name="notification_service_created"),
             models.Index(fields=["status", "created_at"], name="notification_status_created"),
+            # A plain index: a CharField's db_index would add a second, LIKE-pattern index on PostgreSQL.
+            models.Index(fields=["reference"], name="notification_reference"),
         ]
 
     def __str__(self) -> str:
