@@ -101,8 +101,8 @@ def _update_status(
 ) -> StatusUpdate:
     with transaction.atomic():
         for _ in range(_MAX_ATTEMPTS):
-            notification = Notification.objects.filter(**lookup).only(*_UPDATE_FIELDS).order_by()[:1]
-            notification = notification[0] if notification else None
+            matches = Notification.objects.filter(**lookup).only(*_UPDATE_FIELDS).order_by()[:1]
+            notification = next(iter(matches), None)
             if notification is None:
                 return StatusUpdate(None, applied=False)
             previous = notification.status

@@ -3,11 +3,13 @@
 from datetime import timedelta
 
 import pytest
+from django.core.management import call_command
 from django.test import override_settings
 from django.utils import timezone
 
 from dispatcher_site.instrumentation import statsd
 from dispatcher_site.metrics import statsd_client
+from tests.notifications.conftest import ses_body
 from tests.notifications.test_v2_api import post_sms
 
 
@@ -102,3 +104,13 @@ def test_creating_a_notification_sends_the_dao_metric(client, api_key, sms_templ
     names = statsd_listener.names("c")
     assert "dao.create_notification" in names
     assert "POST.notifications.post_sms_notification.201" in names
+
+
+def test_ses_receipts_and_the_timeout_task_send_their_metrics(client, make_notification, statsd_listener):
+    make_notification(status="sending", notification_type="email", reference="ses-message-1")
+    client.post("/notifications/email/ses", ses_body(), content_type="text/plain")
+    call_command("timeout_notifications")
+    names = statsd_listener.names("c")
+    assert "dao.update_notification_status_by_reference" in names
+    assert "callback.ses.delivered" in names
+    assert "tasks.timeout_notifications" in names
