@@ -6,6 +6,12 @@ from django.urls import reverse
 from notifications.models import ApiKey
 
 
+@pytest.fixture(autouse=True)
+def fast_password_hashing(settings):
+    # The admin login's PBKDF2 would cost a second per test on this machine; hashing is not under test.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
 @pytest.fixture
 def admin_client_with_data(admin_client, make_notification, api_key):
     make_notification(status="delivered")
