@@ -41,7 +41,7 @@ SERVER_ENVIRONMENT = {
 ROUNDS = 4
 
 
-def recreate_database() -> None:
+def recreate_database(create: bool = True) -> None:
     import psycopg
 
     url = urlparse(DATABASE_URL)
@@ -49,7 +49,8 @@ def recreate_database() -> None:
     admin = url._replace(path="/postgres").geturl()
     with psycopg.connect(admin, autocommit=True) as connection:
         connection.execute(f'DROP DATABASE IF EXISTS "{name}"')
-        connection.execute(f'CREATE DATABASE "{name}"')
+        if create:
+            connection.execute(f'CREATE DATABASE "{name}"')
 
 
 def setup_django() -> None:
@@ -208,13 +209,17 @@ def main() -> int:
     for name, label in (("trivial", "liveness"), ("firetext", "receipt")):
         print(f"gunicorn CPU per {label}: {server_cpu[name] / len(results[name][1]) * 1000:.2f} ms")
     ratio = firetext_rate / trivial_rate
-    print(f"ratio receipts/trivial: {ratio:.2f} (target >= 0.50)")
+    print(f"ratio receipts/trivial: {ratio:.2f} (target >= 0.50: {'met' if ratio >= 0.5 else 'NOT met'})")
+
+    from django.db import connections
 
     from notifications import statistics as notification_statistics
     from notifications.models import Notification
 
     applied = Notification.objects.filter(status="delivered").count()
     differences = notification_statistics.differences()
+    connections.close_all()
+    recreate_database(create=False)
     print(f"receipts applied: {applied} of {len(results['firetext'][1])}; statistics differences: {len(differences)}")
     return 0 if applied == len(results["firetext"][1]) and not differences else 1
 
