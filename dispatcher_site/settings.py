@@ -28,6 +28,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "dispatcher_site.request_id.RequestIdMiddleware",
+    "dispatcher_site.instrumentation.RequestMetricsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "dispatcher_site.api_keys.ApiKeyMiddleware",

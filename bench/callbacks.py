@@ -1,0 +1,228 @@
+"""Firetext delivery receipts against a trivial JSON view, on one gunicorn server backed by PostgreSQL.
+
+    .venv/bin/python bench/callbacks.py [--notifications 3000] [--clients 8]
+
+It (re)creates the PostgreSQL database BENCH_DATABASE_URL (default
+postgres://postgres@127.0.0.1:5432/bench_notifications), migrates it, loads N `sending` notifications,
+starts gunicorn on a free port with the project's configuration, and drives, with the same bounded
+pool of keep-alive clients, N receipts (each for a distinct notification) and N requests to the
+trivial JSON view `/health/liveness`, interleaved in rounds so both see the same machine. It prints
+requests/s and p50/p99 latency of both, the gunicorn CPU each request cost, and their ratio (target:
+receipts >= 0.5 x the trivial view), then checks every receipt was applied exactly once.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import os
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from urllib.parse import urlencode, urlparse
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+DATABASE_URL = os.environ.get("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/bench_notifications")
+SERVER_ENVIRONMENT = {
+    "DATABASE_URL": DATABASE_URL,
+    "DJANGO_DEBUG": "false",
+    "DJANGO_SECRET_KEY": "bench-secret-key-0123456789-abcdefghijklmnopqrstuvwxyz",
+    "SECURITY_API_KEYS_PRIMARY": "bench-api-key",
+    "DJANGO_SECURE_SSL_REDIRECT": "false",
+    "DJANGO_ALLOWED_HOSTS": "127.0.0.1,localhost",
+    "LOG_LEVEL": "WARNING",
+    "STATSD_ENABLED": "false",
+}
+ROUNDS = 4
+
+
+def recreate_database(create: bool = True) -> None:
+    import psycopg
+
+    url = urlparse(DATABASE_URL)
+    name = url.path.lstrip("/")
+    admin = url._replace(path="/postgres").geturl()
+    with psycopg.connect(admin, autocommit=True) as connection:
+        connection.execute(f'DROP DATABASE IF EXISTS "{name}"')
+        if create:
+            connection.execute(f'CREATE DATABASE "{name}"')
+
+
+def setup_django() -> None:
+    os.environ.update(SERVER_ENVIRONMENT)
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "dispatcher_site.settings")
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=0)
+
+
+def load_notifications(count: int, services: int = 1) -> list[str]:
+    from django.utils import timezone
+
+    from notifications.models import SMS, DailyStatistics, Notification, Service, Template
+
+    templates = []
+    for index in range(services):
+        service = Service.objects.create(name=f"bench {index}", email_from="bench@notifications.localhost")
+        templates.append(Template.objects.create(service=service, name="t", template_type=SMS, content="Hello"))
+    now = timezone.now()
+    notifications = [
+        Notification(
+            service_id=templates[index % services].service_id,
+            template=templates[index % services],
+            template_version=1,
+            notification_type=SMS,
+            to="07700900000",
+            body="Hello",
+            status="sending",
+            created_at=now,
+            sent_at=now,
+        )
+        for index in range(count)
+    ]
+    Notification.objects.bulk_create(notifications, batch_size=1000)
+    for template in templates:
+        requested = sum(1 for n in notifications if n.template_id == template.id)
+        DailyStatistics.objects.create(
+            service_id=template.service_id, day=notifications[0].statistics_day, sms_requested=requested
+        )
+    return [str(n.id) for n in notifications]
+
+
+def start_gunicorn(port: int) -> subprocess.Popen:
+    from dispatcher_site.local_servers import wait_for_port
+
+    environment = {**os.environ, **SERVER_ENVIRONMENT, "GUNICORN_BIND": f"127.0.0.1:{port}"}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", "-c", "dispatcher_site/gunicorn.conf.py", "dispatcher_site.wsgi"],
+        cwd=ROOT,
+        env=environment,
+    )
+    wait_for_port("127.0.0.1", port, process)
+    return process
+
+
+class Client:
+    """One keep-alive connection per worker thread of the load generator."""
+
+    local = threading.local()
+
+    def __init__(self, port: int):
+        self.port = port
+
+    def request(self, method: str, path: str, body: str | None = None, headers: dict | None = None) -> float:
+        connection = getattr(self.local, "connection", None)
+        if connection is None:
+            connection = self.local.connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
+        started = time.perf_counter()
+        connection.request(method, path, body=body, headers=headers or {})
+        response = connection.getresponse()
+        response.read()
+        elapsed = time.perf_counter() - started
+        if response.status != 200:
+            raise RuntimeError(f"{method} {path} answered {response.status}")
+        return elapsed
+
+
+def process_tree_cpu_seconds(root_pid: int) -> float:
+    """User + system CPU of a process and its children so far (Linux /proc)."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            fields = Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(entry) == root_pid or int(fields[1]) == root_pid:
+            total += (int(fields[11]) + int(fields[12])) / ticks
+    return total
+
+
+def drive(pool: ThreadPoolExecutor, calls: list) -> tuple[float, list[float]]:
+    """Wall time and the latency of each call, with at most pool-size calls in flight."""
+    started = time.perf_counter()
+    latencies = list(pool.map(lambda call: call(), calls))
+    return time.perf_counter() - started, latencies
+
+
+def describe(name: str, wall: float, latencies: list[float]) -> float:
+    rate = len(latencies) / wall
+    cuts = statistics.quantiles(latencies, n=100)
+    print(f"{name:<28} {rate:8.0f} req/s   p50 {cuts[49] * 1000:6.2f} ms   p99 {cuts[98] * 1000:6.2f} ms")
+    return rate
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--notifications", type=int, default=3000)
+    parser.add_argument("--clients", type=int, default=8)
+    parser.add_argument("--services", type=int, default=1, help="Spread the notifications over this many services.")
+    arguments = parser.parse_args()
+
+    from dispatcher_site.local_servers import free_port, stop
+
+    recreate_database()
+    setup_django()
+    ids = load_notifications(arguments.notifications, arguments.services)
+    port = free_port()
+    server = start_gunicorn(port)
+    client = Client(port)
+    form_headers = {"Content-Type": "application/x-www-form-urlencoded"}
+
+    def trivial():
+        return client.request("GET", "/health/liveness")
+
+    def receipt(notification_id):
+        body = urlencode({"status": "0", "reference": notification_id, "mobile": "447700900000"})
+        return lambda: client.request("POST", "/notifications/sms/firetext", body, form_headers)
+
+    try:
+        with ThreadPoolExecutor(max_workers=arguments.clients) as pool:
+            drive(pool, [trivial] * 200)  # warm up workers, connections and caches
+            per_round = len(ids) // ROUNDS
+            results = {"trivial": [0.0, []], "firetext": [0.0, []]}
+            server_cpu = {"trivial": 0.0, "firetext": 0.0}
+            for round_index in range(ROUNDS):
+                batch = ids[round_index * per_round : (round_index + 1) * per_round]
+                for name, calls in (("trivial", [trivial] * len(batch)), ("firetext", [receipt(i) for i in batch])):
+                    cpu_before = process_tree_cpu_seconds(server.pid)
+                    wall, latencies = drive(pool, calls)
+                    server_cpu[name] += process_tree_cpu_seconds(server.pid) - cpu_before
+                    results[name][0] += wall
+                    results[name][1] += latencies
+    finally:
+        stop(server)
+
+    print(f"gunicorn (config defaults: 2 workers x 4 threads) on PostgreSQL, {arguments.clients} clients")
+    trivial_rate = describe("GET /health/liveness", *results["trivial"])
+    firetext_rate = describe("POST firetext receipts", *results["firetext"])
+    for name, label in (("trivial", "liveness"), ("firetext", "receipt")):
+        print(f"gunicorn CPU per {label}: {server_cpu[name] / len(results[name][1]) * 1000:.2f} ms")
+    ratio = firetext_rate / trivial_rate
+    print(f"ratio receipts/trivial: {ratio:.2f} (target >= 0.50: {'met' if ratio >= 0.5 else 'NOT met'})")
+
+    from django.db import connections
+
+    from notifications import statistics as notification_statistics
+    from notifications.models import Notification
+
+    applied = Notification.objects.filter(status="delivered").count()
+    differences = notification_statistics.differences()
+    connections.close_all()
+    recreate_database(create=False)
+    print(f"receipts applied: {applied} of {len(results['firetext'][1])}; statistics differences: {len(differences)}")
+    return 0 if applied == len(results["firetext"][1]) and not differences else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

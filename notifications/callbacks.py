@@ -1,0 +1,127 @@
+"""Provider delivery receipts: `/notifications/sms/firetext`, `/notifications/sms/mmg`, `/notifications/email/ses`.
+
+Each view reads like spec notifications.md Part A §1-3, §5 and Part B §1: the credential (when one is
+configured), the provider's checks in order, the exactly-once status update, then metrics and the
+`{"result", "message"}` envelope. A receipt for a notification already final answers 200 "ignored" so
+providers stop retrying; an unknown notification answers 404 for every provider.
+
+Credential: when `<PROVIDER>_CALLBACK_TOKEN` is set, the request must carry it as the `token` query
+parameter (what a callback URL registered with a provider can hold) or as `Authorization: Bearer <token>`.
+"""
+
+from __future__ import annotations
+
+import hmac
+import logging
+
+from django.conf import settings
+from django.http import HttpRequest, JsonResponse
+from django.utils import timezone
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_POST
+
+from dispatcher_site.metrics import statsd_client
+from notifications import dao
+from notifications.providers import CallbackAnswer, Receipt, firetext, mmg, ses
+
+logger = logging.getLogger(__name__)
+
+
+def envelope(message: str | list[str], status: int) -> JsonResponse:
+    return JsonResponse({"result": "success" if status < 400 else "error", "message": message}, status=status)
+
+
+def presented_token(request: HttpRequest) -> str:
+    authorization = request.headers.get("Authorization", "")
+    if authorization.startswith("Bearer "):
+        return authorization[len("Bearer ") :]
+    return request.GET.get("token", "")
+
+
+def require_token(request: HttpRequest, provider: str, client_name: str, expected: str) -> None:
+    if expected and not hmac.compare_digest(presented_token(request).encode(), expected.encode()):
+        statsd_client().incr(f"callback.{provider}.unauthorised")
+        raise CallbackAnswer(f"{client_name} callback failed: unauthorised", 401)
+
+
+def require_allowed_topic(envelope_data: dict) -> None:
+    allowed = settings.DISPATCHER.SES_CALLBACK_ALLOWED_TOPIC_ARNS
+    topic = envelope_data.get("TopicArn")
+    if allowed and topic not in allowed:
+        statsd_client().incr("callback.ses.unauthorised")
+        raise CallbackAnswer(f"SES callback failed: topic {topic} not allowed", 403)
+
+
+def apply_receipt(receipt: Receipt, by_reference: bool = False) -> JsonResponse:
+    """The exactly-once update, then the metric and the answer for what it did."""
+    update_status = (
+        dao.update_notification_status_by_reference if by_reference else dao.update_notification_status_by_id
+    )
+    update = update_status(receipt.reference, receipt.outcome, receipt.provider_status, receipt.provider_code)
+    client = statsd_client()
+    outcome = receipt.outcome
+    if update.notification is None:
+        status_named = outcome.status if by_reference else outcome.message
+        target = f"with reference {receipt.reference}" if by_reference else receipt.reference
+        raise CallbackAnswer(
+            f"{receipt.client_name} callback failed: notification {target} not found. Status {status_named}", 404
+        )
+    notification = update.notification
+    if not update.applied:
+        client.incr(f"callback.{receipt.provider}.ignored")
+        logger.info(
+            "%s receipt ignored for notification %s in status %s: %s",
+            receipt.client_name,
+            notification.id,
+            notification.status,
+            outcome.status,
+        )
+        return envelope(
+            f"{receipt.client_name} callback ignored: notification {notification.id} already {notification.status}",
+            200,
+        )
+    if not outcome.success:
+        logger.info(
+            "%s delivery failed: notification %s has error status %s",
+            receipt.client_name,
+            notification.id,
+            notification.status,
+        )
+    client.incr(f"callback.{receipt.provider}.{outcome.status}")
+    if notification.sent_at:
+        client.timing_with_dates(f"callback.{receipt.provider}.elapsed-time", timezone.now(), notification.sent_at)
+    if by_reference:
+        return envelope(f"{receipt.client_name} callback succeeded", 200)
+    return envelope(f"{receipt.client_name} callback succeeded. reference {notification.id} updated", 200)
+
+
+@csrf_exempt
+@require_POST
+def process_firetext_response(request: HttpRequest) -> JsonResponse:
+    try:
+        require_token(request, "firetext", firetext.CLIENT_NAME, settings.DISPATCHER.FIRETEXT_CALLBACK_TOKEN)
+        return apply_receipt(firetext.parse_receipt(request.POST))
+    except CallbackAnswer as answer:
+        return envelope(answer.message, answer.status)
+
+
+@csrf_exempt
+@require_POST
+def process_mmg_response(request: HttpRequest) -> JsonResponse:
+    try:
+        require_token(request, "mmg", mmg.CLIENT_NAME, settings.DISPATCHER.MMG_CALLBACK_TOKEN)
+        return apply_receipt(mmg.parse_receipt(request.body))
+    except CallbackAnswer as answer:
+        return envelope(answer.message, answer.status)
+
+
+@csrf_exempt
+@require_POST
+def process_ses_response(request: HttpRequest) -> JsonResponse:
+    try:
+        require_token(request, "ses", ses.CLIENT_NAME, settings.DISPATCHER.SES_CALLBACK_TOKEN)
+        envelope_data = ses.parse_envelope(request.body)
+        require_allowed_topic(envelope_data)
+        return apply_receipt(ses.parse_receipt(envelope_data), by_reference=True)
+    except CallbackAnswer as answer:
+        return envelope(answer.message, answer.status)

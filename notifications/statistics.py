@@ -1,0 +1,106 @@
+"""Daily statistics: the operator read API and the recomputation from notification rows (Part A §4)."""
+
+from __future__ import annotations
+
+import uuid
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import UTC, date, timedelta
+
+from django.db import transaction
+from django.db.models import Count
+from django.db.models.functions import TruncDate
+from django.http import HttpRequest, JsonResponse
+from django.utils import timezone
+from django.views.decorators.http import require_GET
+
+from notifications.models import DELIVERED, FAILURE_STATUSES, DailyStatistics, Notification, Service
+
+Key = tuple[uuid.UUID, date]
+
+
+@dataclass(frozen=True)
+class Difference:
+    service_id: uuid.UUID
+    day: date
+    counter: str
+    stored: int
+    computed: int
+
+    def __str__(self) -> str:
+        return (
+            f"service {self.service_id} day {self.day} {self.counter}: stored {self.stored}, computed {self.computed}"
+        )
+
+
+def computed_counters() -> dict[Key, dict[str, int]]:
+    """What every statistics row should hold, from a GROUP BY over the notification rows."""
+    counters: dict[Key, dict[str, int]] = defaultdict(lambda: dict.fromkeys(DailyStatistics.COUNTERS, 0))
+    rows = (
+        Notification.objects.annotate(day=TruncDate("created_at", tzinfo=UTC))
+        .values_list("service_id", "day", "notification_type", "status")
+        .annotate(count=Count("id"))
+        .order_by()
+    )
+    for service_id, day, notification_type, status, count in rows:
+        row = counters[(service_id, day)]
+        row[DailyStatistics.counter(notification_type, "requested")] += count
+        if status == DELIVERED:
+            row[DailyStatistics.counter(notification_type, "delivered")] += count
+        elif status in FAILURE_STATUSES:
+            row[DailyStatistics.counter(notification_type, "failed")] += count
+    return counters
+
+
+def stored_counters() -> dict[Key, dict[str, int]]:
+    return {
+        (row["service_id"], row["day"]): {c: row[c] for c in DailyStatistics.COUNTERS}
+        for row in DailyStatistics.objects.values("service_id", "day", *DailyStatistics.COUNTERS)
+    }
+
+
+def differences() -> list[Difference]:
+    """Every counter whose stored value is not what the notification rows say (missing rows read as 0)."""
+    computed, stored = computed_counters(), stored_counters()
+    zero = dict.fromkeys(DailyStatistics.COUNTERS, 0)
+    found = []
+    for key in sorted(set(computed) | set(stored), key=lambda k: (str(k[0]), k[1])):
+        want, have = computed.get(key, zero), stored.get(key, zero)
+        found += [Difference(*key, c, have[c], want[c]) for c in DailyStatistics.COUNTERS if have[c] != want[c]]
+    return found
+
+
+def rebuild() -> list[Difference]:
+    """Set every counter to its computed value; returns what was wrong. Rows without notifications become 0."""
+    with transaction.atomic():
+        # Lock the statistics rows so no receipt adds to a row between our read and our write.
+        list(DailyStatistics.objects.select_for_update().values_list("id"))
+        found = differences()
+        by_row: dict[Key, dict[str, int]] = defaultdict(dict)
+        for difference in found:
+            by_row[(difference.service_id, difference.day)][difference.counter] = difference.computed
+        for (service_id, day), values in by_row.items():
+            DailyStatistics.objects.update_or_create(service_id=service_id, day=day, defaults=values)
+    return found
+
+
+def serialize(row: DailyStatistics) -> dict:
+    return {"id": row.id, "service": str(row.service_id), "day": row.day.isoformat()} | {
+        c: getattr(row, c) for c in DailyStatistics.COUNTERS
+    }
+
+
+@require_GET
+def get_notification_statistics_for_service(request: HttpRequest, service_id: uuid.UUID) -> JsonResponse:
+    if not Service.objects.filter(id=service_id).exists():
+        return JsonResponse({"result": "error", "message": "No result found"}, status=404)
+    rows = DailyStatistics.objects.filter(service_id=service_id).order_by("-day")
+    limit_days = request.GET.get("limit_days")
+    if limit_days is not None:
+        try:
+            days = int(limit_days)
+        except ValueError:
+            message = {"limit_days": [f"{limit_days} is not an integer"]}
+            return JsonResponse({"result": "error", "message": message}, status=400)
+        rows = rows.filter(day__gt=timezone.now().astimezone(UTC).date() - timedelta(days=days))
+    return JsonResponse({"data": [serialize(row) for row in rows]})

@@ -1,0 +1,142 @@
+"""POST /notifications/email/ses: SNS envelopes (text/plain), lookup by the SES message id, exactly once."""
+
+import json
+
+import pytest
+from django.test import override_settings
+
+from tests.notifications.conftest import ses_body, statistics_of
+
+URL = "/notifications/email/ses"
+
+
+def post(client, body, path=URL, **kwargs):
+    return client.post(path, body, content_type="text/plain; charset=UTF-8", **kwargs)
+
+
+@pytest.fixture
+def email_sent(make_notification):
+    return make_notification(status="sending", notification_type="email", reference="ses-message-1")
+
+
+@pytest.mark.parametrize(
+    ("event", "status", "counter"),
+    [
+        ({"notificationType": "Delivery"}, "delivered", "emails_delivered"),
+        ({"notificationType": "Complaint"}, "delivered", "emails_delivered"),
+        ({"notificationType": "Bounce", "bounce": {"bounceType": "Permanent"}}, "permanent-failure", "emails_failed"),
+        ({"notificationType": "Bounce", "bounce": {"bounceType": "Transient"}}, "temporary-failure", "emails_failed"),
+        (
+            {"notificationType": "Bounce", "bounce": {"bounceType": "Undetermined"}},
+            "temporary-failure",
+            "emails_failed",
+        ),
+    ],
+)
+def test_each_ses_event_sets_its_status_and_counter(client, email_sent, event, status, counter):
+    response = post(client, ses_body(**event))
+
+    assert response.status_code == 200
+    assert response.json() == {"result": "success", "message": "SES callback succeeded"}
+    email_sent.refresh_from_db()
+    assert email_sent.status == status
+    assert email_sent.provider_status == event["notificationType"]
+    assert statistics_of(email_sent)[counter] == 1
+
+
+def test_a_body_that_is_not_json_answers_400_with_a_string(client, db):
+    response = post(client, "nonsense")
+    assert response.status_code == 400
+    assert response.json() == {"result": "error", "message": "SES callback failed: invalid json"}
+
+
+def test_a_missing_message_answers_400_with_a_list(client, db):
+    response = post(client, json.dumps({"Type": "Notification"}))
+    assert response.status_code == 400
+    assert response.json() == {"result": "error", "message": ["SES callback failed: Message missing"]}
+
+
+def test_a_subscription_confirmation_is_invalid_json(client, db):
+    body = json.dumps({"Type": "SubscriptionConfirmation", "Message": "You have chosen to subscribe to the topic"})
+    response = post(client, body)
+    assert response.status_code == 400
+    assert response.json()["message"] == "SES callback failed: invalid json"
+
+
+def test_a_missing_notification_type_answers_400_with_a_list(client, db):
+    body = json.dumps({"Message": json.dumps({"mail": {"messageId": "x", "source": "y"}})})
+    response = post(client, body)
+    assert response.status_code == 400
+    assert response.json()["message"] == ["SES callback failed: notificationType missing"]
+
+
+def test_an_unknown_notification_type_answers_400(client, email_sent):
+    response = post(client, ses_body("Open"))
+    assert response.status_code == 400
+    assert response.json()["message"] == "SES callback failed: status Open not found"
+    email_sent.refresh_from_db()
+    assert email_sent.status == "sending"
+
+
+def test_a_bounce_without_its_bounce_object_answers_400(client, email_sent):
+    response = post(client, ses_body("Bounce"))
+    assert response.status_code == 400
+    assert response.json()["message"] == "SES callback failed: bounce missing"
+
+
+def test_a_missing_message_id_answers_400(client, db):
+    body = json.dumps({"Message": json.dumps({"notificationType": "Delivery", "mail": {"source": "a@b.c"}})})
+    response = post(client, body)
+    assert response.status_code == 400
+    assert response.json()["message"] == "SES callback failed: messageId missing"
+
+
+def test_an_unknown_message_id_answers_404(client, email_sent):
+    response = post(client, ses_body(message_id="unknown-id"))
+    assert response.status_code == 404
+    assert response.json() == {
+        "result": "error",
+        "message": "SES callback failed: notification with reference unknown-id not found. Status delivered",
+    }
+
+
+def test_a_repeated_event_is_ignored_with_200_and_counted_once(client, email_sent):
+    post(client, ses_body())
+    response = post(client, ses_body("Bounce", bounce={"bounceType": "Permanent"}))
+    assert response.status_code == 200
+    assert response.json()["message"] == f"SES callback ignored: notification {email_sent.id} already delivered"
+    email_sent.refresh_from_db()
+    assert email_sent.status == "delivered"
+    assert statistics_of(email_sent)["emails_delivered"] == 1
+    assert statistics_of(email_sent)["emails_failed"] == 0
+
+
+def test_a_hard_bounce_after_pending_becomes_temporary_failure(client, make_notification):
+    notification = make_notification(status="pending", notification_type="email", reference="ses-message-1")
+    post(client, ses_body("Bounce", bounce={"bounceType": "Permanent"}))
+    notification.refresh_from_db()
+    assert notification.status == "temporary-failure"
+    assert notification.provider_code == "Permanent"
+
+
+class TestCredentials:
+    def test_a_configured_token_is_required(self, client, email_sent, settings):
+        with override_settings(DISPATCHER=settings.DISPATCHER.replace(SES_CALLBACK_TOKEN="ses-token")):
+            refused = post(client, ses_body())
+            accepted = post(client, ses_body(), path=URL + "?token=ses-token")
+        assert refused.status_code == 401
+        assert refused.json()["message"] == "SES callback failed: unauthorised"
+        assert accepted.status_code == 200
+
+    def test_only_allowed_topics_are_accepted_when_a_list_is_set(self, client, email_sent, settings):
+        allowed = "arn:aws:sns:eu-west-1:123456789012:ses_notifications"
+        other = ses_body().replace(allowed, "arn:aws:sns:eu-west-1:999:other")
+        config = settings.DISPATCHER.replace(SES_CALLBACK_ALLOWED_TOPIC_ARNS=[allowed])
+        with override_settings(DISPATCHER=config):
+            refused = post(client, other)
+            email_sent.refresh_from_db()
+            assert email_sent.status == "sending"
+            accepted = post(client, ses_body())
+        assert refused.status_code == 403
+        assert refused.json()["message"] == "SES callback failed: topic arn:aws:sns:eu-west-1:999:other not allowed"
+        assert accepted.status_code == 200
