@@ -166,3 +166,9 @@ def start_consumer(subprocess_env, manage_py, queues):
     yield start
     for process in started:
         process.stop()
+
+
+@pytest.fixture(autouse=True)
+def fast_password_hashing(settings):
+    """Admin logins in these tests need no slow key stretching."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

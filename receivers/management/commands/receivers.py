@@ -11,6 +11,10 @@ from receivers.models import ReceiverCommand
 class Command(BaseCommand):
     help = "Start or stop the receivers of a deployment version (default: all), or list their statuses."
 
+    def create_parser(self, prog_name, subcommand, **kwargs):
+        # `--version` names the deployment version here, as in the API; it replaces Django's own.
+        return super().create_parser(prog_name, subcommand, conflict_handler="resolve", **kwargs)
+
     def add_arguments(self, parser):
         parser.add_argument("action", choices=["start", "stop", "status"])
         parser.add_argument("--version", choices=VERSIONS, default=None, help="deployment version (default: all)")
