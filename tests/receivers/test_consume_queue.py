@@ -4,10 +4,14 @@ import signal
 import subprocess
 
 import pytest
+from azure.storage.queue import QueueClient
 
+from dispatcher_site import local_servers
 from dispatcher_site.local_servers import free_port
+from receivers.handlers import serialize_queue_event
 from receivers.models import ProbeReceipt
-from tests.receivers.conftest import queue_length, send_probe, wait_until
+from receivers.probe import probe_event
+from tests.receivers.conftest import TRACEPARENT, queue_length, send_probe, wait_until
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
@@ -120,3 +124,30 @@ def test_a_consumer_keeps_working_while_redis_is_unreachable(start_consumer):
     consumer.signal(signal.SIGTERM)
 
     assert consumer.wait() == 0
+
+
+def test_a_consumer_outlives_an_unreachable_queue_service_and_reconnects(start_consumer):
+    port = free_port()
+    azurite = local_servers.start_azurite(port)
+    connection_string = local_servers.azurite_connection_string(port)
+    queue = QueueClient.from_connection_string(connection_string, "probe-outage-queue")
+    try:
+        queue.create_queue()
+        environment = {
+            "QUEUE_TRANSIENT_CONNECTION_STRING": connection_string,
+            "QUEUE_DEADLETTER_CONNECTION_STRING": connection_string,
+            "DIAGNOSTIC_PROBE_QUEUE_NAME": "probe-outage-queue",
+        }
+        consumer = start_consumer("probe", **environment)
+        consumer.wait_for_output("consuming probe")
+        local_servers.stop(azurite)
+        consumer.wait_for_output("cannot receive from probe")
+
+        azurite = local_servers.start_azurite(port)
+        queue.create_queue()
+        queue.send_message(serialize_queue_event(probe_event({"record": True}), {"traceparent": TRACEPARENT}))
+        wait_until(lambda: len(receipts()) == 1, "the message sent after the queue service came back")
+        consumer.signal(signal.SIGTERM)
+        assert consumer.wait() == 0
+    finally:
+        local_servers.stop(azurite)
