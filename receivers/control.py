@@ -124,7 +124,7 @@ class ReceiverController:
         """Apply the latest command before any receiver starts (best effort: Redis may be down)."""
         try:
             self.follow_commands(block_ms=None)
-        except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError) as error:
+        except redis.exceptions.RedisError as error:
             logger.warning("cannot read receiver commands at start (%s); receivers start running", error)
 
     def run(self) -> None:
@@ -134,7 +134,7 @@ class ReceiverController:
                 if time.monotonic() >= self.next_report:
                     self.report()
                 self.follow_commands(block_ms=500)
-            except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError) as error:
+            except redis.exceptions.RedisError as error:
                 logger.warning("receiver control cannot reach Redis (%s); retrying in 1 s", error)
                 self.connection = None
                 self.stopped.wait(timeout=1)
@@ -176,5 +176,5 @@ class ReceiverController:
 
     def report_final(self) -> None:
         """On exit, publish the receivers as DOWN so operators need not wait for the key to expire."""
-        with contextlib.suppress(redis.exceptions.ConnectionError, redis.exceptions.TimeoutError):
+        with contextlib.suppress(redis.exceptions.RedisError):
             self.report()

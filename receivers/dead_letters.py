@@ -127,25 +127,33 @@ def _is_wrapper(document: Any) -> bool:
 def dead_letter_fields(text: str, message_id: str, inserted_on: datetime | None) -> dict[str, Any]:
     """The DeadLetterEvent fields of a dead-letter queue message.
 
-    Messages without our wrapper (written by the reference service, or by hand) are kept too, with
-    what can be read from them: their category is unknown and their source queue empty.
+    Messages without our wrapper (written by the reference service, or by hand) and damaged wrappers
+    are kept too, keyed by their queue message id, with what can be read from them.
     """
     try:
         document = json.loads(text)
     except ValueError:
         document = None
     received = inserted_on or timezone.now()
-    if not _is_wrapper(document):
-        transaction_id, event_code = event_context(text)
-        return {
-            "id": message_id,
-            "transaction_id": transaction_id or "",
-            "event_code": event_code or "",
-            "dead_lettered_at": received,
-            "original_message": text,
-            "dead_letter_message": text,
-            "error": "not a dead-letter wrapper: kept as read",
-        }
+    problem = "not a dead-letter wrapper"
+    if _is_wrapper(document):
+        try:
+            return _wrapper_fields(document, text, received)
+        except (ValueError, TypeError, OSError, EOFError) as error:
+            problem = f"damaged dead-letter wrapper ({error})"
+    transaction_id, event_code = event_context(text)
+    return {
+        "id": message_id,
+        "transaction_id": (transaction_id or "")[:64],
+        "event_code": (event_code or "")[:100],
+        "dead_lettered_at": received,
+        "original_message": text,
+        "dead_letter_message": text,
+        "error": f"{problem}: kept as read",
+    }
+
+
+def _wrapper_fields(document: dict[str, Any], text: str, received: datetime) -> dict[str, Any]:
     try:
         category = DeadLetterCategory.from_text(document["category"]).value
     except ValueError:

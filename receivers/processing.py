@@ -65,6 +65,11 @@ def process_message(queue_key: str, received: ReceivedMessage) -> Outcome:
             "message %s of %s left for redelivery: %s: %s", received.id, queue_key, type(error).__name__, error
         )
         outcome = Outcome.RETRIED
+    except Exception:
+        # A fault of the runtime itself (handler failures are dead-lettered before this). The message
+        # comes back after its lease, and the dequeue limit keeps it from looping for ever.
+        logger.exception("message %s of %s left for redelivery after an unexpected error", received.id, queue_key)
+        outcome = Outcome.RETRIED
     finally:
         db.close_old_connections()
     stats.incr(f"queue.{queue_key}.{outcome}")

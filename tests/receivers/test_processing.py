@@ -8,8 +8,8 @@ from django.db import OperationalError
 from django.test import override_settings
 
 from receivers.handlers import DeadLetterCategory, HandlerError
-from receivers.models import ProbeReceipt
-from receivers.queues import queue_client
+from receivers.models import DeadLetterEvent, ProbeReceipt
+from receivers.queues import queue_client, send_text
 from tests.receivers.conftest import TRACEPARENT, consume_once, dead_letters, queue_length, queue_texts, send_probe
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -161,3 +161,26 @@ def test_a_dead_letter_write_has_the_reference_span(queues, spans):
         "deadLetterEvent.transactionId": event["transactionId"],
         "deadLetterEvent.transactionEventCode": "PROBE_EVENT",
     }
+
+
+def test_sending_to_an_unknown_queue_is_a_processing_error(queues, probe_handler):
+    probe_handler(lambda message, outbox: outbox.send("no-such-queue", message.raw_event, message.tracing_info))
+    send_probe()
+
+    consume_once("probe")
+
+    [dead_letter] = dead_letters()
+    assert dead_letter["category"] == "PROCESSING_ERROR"
+    assert "no-such-queue" in dead_letter["error"]
+
+
+def test_a_damaged_dead_letter_wrapper_is_kept_as_read(queues):
+    damaged = json.dumps({"id": "x", "category": "PROCESSING_ERROR", "originalMessageGzip": "not base64 gzip"})
+    send_text("dead-letter", damaged)
+
+    consume_once("dead-letter")
+
+    [stored] = DeadLetterEvent.objects.all()
+    assert stored.original_message == damaged
+    assert stored.error.startswith("damaged dead-letter wrapper")
+    assert queue_length("dead-letter") == 0

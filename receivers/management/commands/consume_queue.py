@@ -67,8 +67,8 @@ class Command(BaseCommand):
             stopped=self.consumer.shutdown,
         )
         controller.replay()
-        controller.thread.start()
         self.consumer.start()
+        controller.thread.start()
         logger.info("consuming %s as %s (%s)", ", ".join(queue_keys), controller.instance_id, controller.version)
         self.wait_for_receivers(options["summary_interval"])
         self.consumer.shutdown.set()
