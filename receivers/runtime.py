@@ -85,7 +85,7 @@ class Quota:
 
 
 class Receiver:
-    """One queue's polling loop. `running` is the START/STOP state; `finished` ends the thread."""
+    """One queue's polling loop in its own thread; `running` is its START/STOP state."""
 
     def __init__(self, queue_key: str, consumer: Consumer):
         self.queue_key = queue_key

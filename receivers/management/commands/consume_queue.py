@@ -81,6 +81,11 @@ class Command(BaseCommand):
     def chosen_queues(self, options) -> list[str]:
         if options["all"] == bool(options["queues"]):
             raise CommandError("name the queues to consume, or pass --all (not both)")
+        undefined = [key for key in HANDLERS if key not in QUEUES]
+        if undefined:
+            raise CommandError(
+                f"handlers registered for undefined queues {', '.join(undefined)}: register_queue() them"
+            )
         if options["all"]:
             return servable_queues()
         unknown = [key for key in options["queues"] if key not in QUEUES]
