@@ -114,8 +114,8 @@ class Batch:
 class Receiver:
     """One queue's polling loop in its own thread; `running` is its START/STOP state.
 
-    The next batch is received while the previous one is still being handled (at most two batches in
-    flight), so the queue service never waits for the slowest message of a batch.
+    The next batch is received while the end of the previous one is still being handled, so the queue
+    service does not wait for the slowest message of each batch.
     """
 
     def __init__(self, queue_key: str, consumer: Consumer):
@@ -180,12 +180,16 @@ class Receiver:
                     return
 
     def wait_for_room(self) -> int:
-        """How many messages may be received now (0 after a second without room)."""
-        batch_size = self.consumer.options.batch_size
-        limit = 2 * batch_size
+        """How many messages may be received now (0 after a second without room).
+
+        The next batch comes once every message still in flight can be on a handler thread, so a
+        received message never waits behind more than one batch and its lease does not run out unseen.
+        """
+        options = self.consumer.options
         with self.in_flight_changed:
-            self.in_flight_changed.wait_for(lambda: self.in_flight <= limit - batch_size, timeout=1)
-            return min(batch_size, limit - self.in_flight)
+            if self.in_flight_changed.wait_for(lambda: self.in_flight <= options.worker_threads, timeout=1):
+                return options.batch_size
+            return 0
 
     def poll_once(self, room: int) -> int | None:
         """Receive a batch and hand it to the pool; the number received, or None when unreachable."""
