@@ -42,6 +42,7 @@ def stand_ins(httpserver, settings, queues):
         NODE_FORWARDER_URL=f"{base}/forwarder",
         NODE_FORWARDER_API_KEY="forwarder-key",
         PERSONAL_DATA_VAULT_API_BASE_PATH=f"{base}/pdv",
+        ECOMMERCE_PERSONAL_DATA_VAULT_API_KEY="ecommerce-pdv-key",
         REDIRECT_URL_CONFIGURATION=[
             {"url": REDIRECT_URL, "matchingCriteria": {"PSP_ID": PSP_ID, "PAYMENT_TYPE_CODE": REDIRECT_TYPE}}
         ],
