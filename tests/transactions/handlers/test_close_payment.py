@@ -413,3 +413,15 @@ def test_an_expiration_appended_while_nodo_was_called_wins_and_the_closure_recor
     assert letters["REFUND_MANUAL_CHECK_REQUIRED"]["eventCode"] == "TRANSACTION_ACTIVATED_EVENT"
     assert letters["PROCESSING_ERROR"]["eventCode"] == "TRANSACTION_CLOSURE_REQUESTED_EVENT"
     assert "EXPIRED" in letters["PROCESSING_ERROR"]["error"]
+
+
+def test_an_event_of_an_unknown_transaction_is_dead_lettered(stand_ins):
+    nodo_answers(stand_ins)
+    [requested] = dated([closure_requested()], ages=[0])
+
+    deliver("close-payment", requested.to_json_dict())
+
+    [letter] = dead_letters()
+    assert (letter["category"], letter["transactionId"]) == ("PROCESSING_ERROR", TX)
+    assert requests_to(stand_ins, "/nodo/") == []
+    assert not Transaction.objects.exists()
