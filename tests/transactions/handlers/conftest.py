@@ -8,7 +8,7 @@ import json
 import pytest
 
 from receivers.handlers import serialize_queue_event
-from receivers.queues import QUEUES, queue_client
+from receivers.queues import queue_client
 from tests.transactions.clients_support import silent_base_url  # noqa: F401 - fixture
 from tests.transactions.handlers.builders import PSP_ID, REDIRECT_TYPE, TRACING
 
@@ -18,15 +18,18 @@ NPG_KEYS = {
 }
 REDIRECT_URL = "https://psp.example.org:8443/redirect/api"
 EMAIL = "mario.rossi@example.org"
+# The runtime and the stand-ins use their own connections: real commits, and only these apps' tables flushed.
+HANDLER_DB = pytest.mark.django_db(transaction=True, available_apps=["transactions", "receivers"])
+HANDLER_QUEUES = ("close-payment", "close-payment-retry", "expiration", "refund", "refund-retry", "dead-letter")
 FISCAL_CODE = "RSSMRA80A01H501U"
 
 
 @pytest.fixture
 def queues(queues_created):
-    """Every queue, emptied before the test."""
-    for key in QUEUES:
+    """The queues these handlers read and write, emptied before the test."""
+    for key in HANDLER_QUEUES:
         queue_client(key).clear_messages()
-    return QUEUES
+    return HANDLER_QUEUES
 
 
 @pytest.fixture

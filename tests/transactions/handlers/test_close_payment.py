@@ -4,6 +4,7 @@ import json
 import time
 
 import pytest
+from django.db import connections
 from werkzeug import Response
 
 from dispatcher_site.local_servers import free_port
@@ -28,6 +29,7 @@ from tests.transactions.handlers.builders import (
 from tests.transactions.handlers.conftest import (
     EMAIL,
     FISCAL_CODE,
+    HANDLER_DB,
     consume,
     dead_letters,
     deliver,
@@ -39,7 +41,7 @@ from tests.transactions.handlers.conftest import (
 )
 from transactions.models import Transaction
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = HANDLER_DB
 
 USER_ID = "c3a1b2d4-0000-4000-8000-000000000001"
 
@@ -400,7 +402,10 @@ def test_an_expiration_appended_while_nodo_was_called_wins_and_the_closure_recor
     send_event("expiration", stored_state().events[0].to_json_dict())
 
     def nodo_while_expiring(request):
-        consume("expiration")  # the expiration consumer runs while Nodo is answering
+        try:
+            consume("expiration")  # the expiration consumer runs while Nodo is answering
+        finally:
+            connections.close_all()  # this server thread's own connection
         return Response(json.dumps({"outcome": "OK"}), status=200, content_type="application/json")
 
     stand_ins.expect_request("/nodo/closepayment", method="POST").respond_with_handler(nodo_while_expiring)

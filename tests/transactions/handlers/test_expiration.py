@@ -1,6 +1,7 @@
 """Expiration (spec §5.2) through real messages on the expiration queue."""
 
 import pytest
+from django.db import connections
 from werkzeug import Response
 
 from tests.transactions.factories import TX, C, make_event
@@ -22,6 +23,7 @@ from tests.transactions.handlers.builders import (
     user_canceled,
 )
 from tests.transactions.handlers.conftest import (
+    HANDLER_DB,
     dead_letters,
     deliver,
     hidden_count,
@@ -33,7 +35,7 @@ from tests.transactions.handlers.npg_orders import AUTHORIZATION_FROM_ORDER, ORD
 from transactions.models import Transaction
 from transactions.store import store_incoming_event
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = HANDLER_DB
 
 
 def receipt(code, outcome):
@@ -326,7 +328,11 @@ def test_an_event_appended_during_the_refund_request_makes_the_expiration_decide
     def order_while_appending(request):
         if not answers:
             # Another consumer appends meanwhile (an outcome that arrives too late to count).
-            store_incoming_event(dated([make_event(C.TRANSACTION_AUTHORIZATION_OUTCOME_WAITING_EVENT)], ages=[0])[0])
+            late = dated([make_event(C.TRANSACTION_AUTHORIZATION_OUTCOME_WAITING_EVENT)], ages=[0])[0]
+            try:
+                store_incoming_event(late)
+            finally:
+                connections.close_all()  # this server thread's own connection
         answers.append(request)
         return Response('{"operations": []}', status=200, content_type="application/json")
 

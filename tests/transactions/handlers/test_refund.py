@@ -16,7 +16,14 @@ from tests.transactions.handlers.builders import (
     refund_retried,
     stored_state,
 )
-from tests.transactions.handlers.conftest import dead_letters, deliver, hidden_count, queue_length, requests_to
+from tests.transactions.handlers.conftest import (
+    HANDLER_DB,
+    dead_letters,
+    deliver,
+    hidden_count,
+    queue_length,
+    requests_to,
+)
 from tests.transactions.handlers.npg_orders import ORDER_OPERATION_ID, npg_order_answers
 from tests.transactions.handlers.refund_support import (
     DASHED_TX,
@@ -30,7 +37,7 @@ from tests.transactions.handlers.refund_support import (
 )
 from transactions.models import Transaction
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = HANDLER_DB
 
 
 def refund_now(events):

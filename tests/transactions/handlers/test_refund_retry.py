@@ -14,7 +14,14 @@ from tests.transactions.handlers.builders import (
     store_history,
     stored_state,
 )
-from tests.transactions.handlers.conftest import dead_letters, deliver, hidden_count, queue_length, requests_to
+from tests.transactions.handlers.conftest import (
+    HANDLER_DB,
+    dead_letters,
+    deliver,
+    hidden_count,
+    queue_length,
+    requests_to,
+)
 from tests.transactions.handlers.refund_support import (
     REFUND_OPERATION_ID,
     forwarder_answers,
@@ -25,7 +32,7 @@ from tests.transactions.handlers.refund_support import (
 )
 from transactions.models import Transaction
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = HANDLER_DB
 
 
 def retry_now(events):

@@ -18,6 +18,7 @@ from tests.transactions.handlers.builders import (
     store_history,
     stored_state,
 )
+from tests.transactions.handlers.conftest import HANDLER_DB
 from tests.transactions.handlers.npg_orders import npg_order_answers
 from transactions import events as ev
 from transactions.handling import decide_with_reloads
@@ -25,7 +26,7 @@ from transactions.models import Transaction
 from transactions.refunds import request_refund
 from transactions.store import ConcurrentAppendError, store_incoming_event
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = HANDLER_DB
 
 S = ev.TransactionStatus
 
