@@ -4,10 +4,12 @@ database and loopback HTTP stand-ins for Nodo, NPG, the node forwarder and the P
 from __future__ import annotations
 
 import json
+import subprocess
 
 import pytest
 
 from receivers.handlers import serialize_queue_event
+from receivers.processing import process_message
 from receivers.queues import queue_client
 from tests.transactions.clients_support import silent_base_url  # noqa: F401 - fixture
 from tests.transactions.handlers.builders import PSP_ID, REDIRECT_TYPE, TRACING
@@ -98,48 +100,17 @@ def deliver(queue_key: str, event: dict, tracing_info: dict = TRACING) -> None:
 
 
 def consume(queue_key: str) -> None:
-    """Receive the visible messages of the queue once and hand each to the runtime."""
+    """Receive the visible messages of the queue once and hand each to the queue runtime, which parses
+    them, runs the handler, sends its outbox, dead-letters and deletes, as `consume_queue` does."""
     client = queue_client(queue_key)
     for received in client.receive_messages(max_messages=32, messages_per_page=32, visibility_timeout=5):
-        _process_message(queue_key, received)
+        process_message(queue_key, received)
 
 
-try:
-    from receivers.processing import process_message as _process_message
-except ImportError:  # until the queue runtime is merged: the same contract, minimally
-
-    def _process_message(queue_key, received):
-        from receivers.handlers import HANDLERS, DeadLetterCategory, HandlerError, Outbox, QueueMessage
-
-        registration = HANDLERS[queue_key]
-        document = json.loads(received.content)
-        raw = document["event"]
-        outbox = Outbox()
-
-        def dead_letter(category, error):
-            wrapper = {
-                "category": str(category),
-                "transactionId": raw.get("transactionId"),
-                "eventCode": raw.get("eventCode"),
-                "sourceQueue": queue_key,
-                "error": error,
-                "originalMessage": received.content,
-            }
-            queue_client("dead-letter").send_message(json.dumps(wrapper))
-
-        try:
-            event = registration.parse(raw)
-            message = QueueMessage(queue_key, received.content, event, raw, document["tracingInfo"])
-            registration.handle(message, outbox)
-        except HandlerError as error:
-            dead_letter(error.category, str(error))
-        except Exception as error:  # noqa: BLE001 - the runtime dead-letters any handler failure
-            dead_letter(DeadLetterCategory.PROCESSING_ERROR, f"{type(error).__name__}: {error}")
-        else:
-            for outgoing in outbox.messages:
-                queue_client(outgoing.queue_key).send_message(
-                    outgoing.text, visibility_timeout=outgoing.visibility_seconds or None
-                )
-            for letter in outbox.dead_letters:
-                dead_letter(letter.category, letter.error)
-        queue_client(queue_key).delete_message(received)
+def run_consume_queue(manage_py, subprocess_env, queue_key: str, **env: str) -> str:
+    """Run `manage.py consume_queue QUEUE --once` as operators do; its output, after it exits 0."""
+    command = [*manage_py, "consume_queue", queue_key, "--once", "--poll-interval", "0.05"]
+    environment = {**subprocess_env, "LOG_LEVEL": "WARNING", **env}
+    result = subprocess.run(command, env=environment, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stdout + result.stderr
+    return result.stdout + result.stderr

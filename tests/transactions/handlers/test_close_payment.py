@@ -36,6 +36,7 @@ from tests.transactions.handlers.conftest import (
     hidden_count,
     queue_length,
     requests_to,
+    run_consume_queue,
     send_event,
     visible_events,
 )
@@ -430,3 +431,21 @@ def test_an_event_of_an_unknown_transaction_is_dead_lettered(stand_ins):
     assert (letter["category"], letter["transactionId"]) == ("PROCESSING_ERROR", TX)
     assert requests_to(stand_ins, "/nodo/") == []
     assert not Transaction.objects.exists()
+
+
+def test_the_consume_queue_command_closes_a_cancellation(stand_ins, subprocess_env, manage_py):
+    nodo_answers(stand_ins)
+    events = store_history([activated(), user_canceled()])
+    send_event("close-payment", events[-1].to_json_dict())
+
+    base = stand_ins.url_for("").rstrip("/")
+    run_consume_queue(
+        manage_py, subprocess_env, "close-payment", NODO_URI=f"{base}/nodo", NODO_NODEFORECOMMERCE_API_KEY="nodo-key"
+    )
+
+    assert codes() == ["ACTIVATED", "USER_CANCELED", "CLOSED"]
+    assert view().status == "CANCELED"
+    [request] = requests_to(stand_ins, "/nodo/")
+    assert request.headers["ocp-apim-subscription-key"] == "nodo-key"
+    assert queue_length("close-payment") == 0
+    assert dead_letters() == []

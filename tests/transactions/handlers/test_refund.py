@@ -9,6 +9,7 @@ from tests.transactions.handlers.builders import (
     CORRELATION_ID,
     OPERATION_ID,
     ORDER_ID,
+    PSP_ID,
     REDIRECT_TYPE,
     TRACING,
     codes,
@@ -23,6 +24,8 @@ from tests.transactions.handlers.conftest import (
     hidden_count,
     queue_length,
     requests_to,
+    run_consume_queue,
+    send_event,
 )
 from tests.transactions.handlers.npg_orders import ORDER_OPERATION_ID, npg_order_answers
 from tests.transactions.handlers.refund_support import (
@@ -264,3 +267,23 @@ def test_a_redelivered_refund_message_refunds_once(stand_ins):
 
     assert codes().count("REFUNDED") == 1
     assert len(requests_to(stand_ins, npg_refund_path())) == 1
+
+
+def test_the_consume_queue_command_refunds_through_npg(stand_ins, subprocess_env, manage_py):
+    npg_refund_answers(stand_ins)
+    events = npg_refund_requested()
+    send_event("refund", events[-1].to_json_dict())
+
+    base = stand_ins.url_for("").rstrip("/")
+    run_consume_queue(
+        manage_py,
+        subprocess_env,
+        "refund",
+        NPG_URI=f"{base}/npg",
+        NPG_CARDS_PSP_KEYS=json.dumps({PSP_ID: "cards-key"}),
+    )
+
+    assert codes()[-1] == "REFUNDED"
+    assert view_status() == "REFUNDED"
+    assert requests_to(stand_ins, npg_refund_path())[0].headers["X-Api-Key"] == "cards-key"
+    assert queue_length("refund") == 0
