@@ -56,6 +56,8 @@ def test_posts_the_body_with_client_id_and_subscription_key(nodo):
     assert request.headers["ocp-apim-subscription-key"] == "nodo-key"
     assert request.headers["Content-Type"] == "application/json"
     assert request.get_json() == {**REQUEST_BODY, "totalAmount": 123.45, "fee": 1.0}
+    # Euro amounts keep two decimals on the wire, as BigDecimal amounts do in the reference.
+    assert b'"totalAmount":123.45,"fee":1.00,' in request.get_data()
 
 
 @pytest.mark.parametrize("outcome", ["OK", "KO"])

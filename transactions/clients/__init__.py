@@ -14,16 +14,15 @@ body, no URL (a PDV URL carries a token), and no text of the underlying `request
 from __future__ import annotations
 
 import enum
-import json
 import logging
 import threading
 import time
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
-from decimal import Decimal
 from typing import Any, TypeVar
 
 import requests
+import simplejson
 from django.conf import settings
 from requests.adapters import HTTPAdapter
 
@@ -131,15 +130,10 @@ def session_for(service: Service) -> requests.Session:
         return session
 
 
-def _json_default(value: Any) -> Any:
-    if isinstance(value, Decimal):
-        # Euro amounts go out as JSON numbers (closePayment's totalAmount, fee), never as strings.
-        return float(value)
-    raise TypeError(f"{type(value).__name__} is not JSON serializable")
-
-
 def encode_json(body: Any) -> bytes:
-    return json.dumps(body, default=_json_default, ensure_ascii=False, separators=(",", ":")).encode()
+    """JSON bytes; a Decimal is written as a number with its own scale (euro 1.00 stays `1.00`, as the
+    reference's BigDecimal amounts do), which the standard library cannot do without a float."""
+    return simplejson.dumps(body, use_decimal=True, ensure_ascii=False, separators=(",", ":")).encode()
 
 
 def json_or_none(response: requests.Response) -> Any:
