@@ -26,7 +26,7 @@ from receivers.handlers import EventParsingError
 from transactions.events import parse_event
 from transactions.models import Transaction, TransactionEvent
 from transactions.reduction import reduce_events
-from transactions.store import EventConflictError, EventOrderError, store_incoming_event
+from transactions.store import ConcurrentAppendError, EventConflictError, EventOrderError, store_incoming_event
 
 MAX_EVENTS_PER_REQUEST = 500
 
@@ -74,6 +74,9 @@ def ingest_events(request: HttpRequest) -> JsonResponse:
         (refused if "error" in outcome else stored).append(outcome)
     if refused:
         detail = f"{len(refused)} of {len(items)} events were refused; the others were stored."
+        if all(outcome.get("retryable") for outcome in refused):
+            # Only contention with consumers writing the same transactions: sending again will work.
+            return problem(409, "Conflict", detail, stored=stored, refused=refused)
         return problem(400, "Bad request", detail, stored=stored, refused=refused)
     return JsonResponse({"stored": stored, "refused": []})
 
@@ -87,6 +90,8 @@ def _ingest_one(index: int, item: Any) -> dict[str, Any]:
         result = store_incoming_event(event)
     except (EventParsingError, EventConflictError, EventOrderError) as error:
         return {**outcome, "error": str(error)}
+    except ConcurrentAppendError:
+        return {**outcome, "error": "the transaction kept changing while this event was stored", "retryable": True}
     return {**outcome, "sequence": result.sequence, "alreadyStored": not result.stored}
 
 

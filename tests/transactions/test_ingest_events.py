@@ -111,3 +111,18 @@ def test_other_methods_get_a_405_problem(client, api_headers):
 def test_without_the_api_key_nothing_is_stored(client):
     assert post(client, {}, a_transaction()).status_code == 401
     assert not TransactionEvent.objects.exists()
+
+
+def test_an_event_that_loses_every_append_race_is_refused_as_retryable_with_409(client, api_headers, monkeypatch):
+    from transactions import store
+
+    activation = a_transaction()[:1]
+    assert post(client, api_headers, activation).status_code == 200
+    # No attempts left: what a transaction under constant concurrent appends looks like to the API.
+    monkeypatch.setattr(store, "INCOMING_APPEND_ATTEMPTS", 0)
+    response = post(client, api_headers, a_transaction()[1:2])
+    assert response.status_code == 409
+    body = response.json()
+    assert body["refused"][0]["retryable"] is True
+    assert "kept changing" in body["refused"][0]["error"]
+    assert TransactionEvent.objects.count() == 1
