@@ -354,6 +354,12 @@ VARIABLES: list[Variable] = [
         ),
         Variable("OTEL_SERVICE_NAME", "str", "event-dispatcher", "OpenTelemetry service name."),
         Variable(
+            "OTEL_TRACES_EXPORTER",
+            "str",
+            "",
+            "Standard OpenTelemetry variable; any value but empty or none turns the OTLP/HTTP exporter on.",
+        ),
+        Variable(
             "OTEL_EXPORTER_OTLP_ENDPOINT",
             "str",
             "",

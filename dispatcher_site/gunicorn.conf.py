@@ -13,6 +13,6 @@ worker_class = "gthread"
 timeout = _config.GUNICORN_TIMEOUT
 graceful_timeout = _config.GUNICORN_GRACEFUL_TIMEOUT
 keepalive = _config.GUNICORN_KEEPALIVE
-accesslog = None  # request lines come from the application's JSON logs
+accesslog = None  # request lines come from dispatcher_site.access_log (JSON, request id, no query string)
 errorlog = "-"
 loglevel = _config.LOG_LEVEL.lower()

@@ -12,8 +12,12 @@ from django.views.decorators.http import require_GET
 
 
 def check_database() -> None:
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT 1")
+    # Runs on a pool thread, which gets its own connection: close it rather than leak one per probe.
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+    finally:
+        connection.close()
 
 
 def check_redis() -> None:
@@ -30,9 +34,17 @@ def check_redis() -> None:
 
 
 def check_queue_service() -> None:
+    _check_storage_account(settings.DISPATCHER.QUEUE_TRANSIENT_CONNECTION_STRING)
+
+
+def check_dead_letter_queue_service() -> None:
+    _check_storage_account(settings.DISPATCHER.QUEUE_DEADLETTER_CONNECTION_STRING)
+
+
+def _check_storage_account(connection_string: str) -> None:
     timeout = settings.DISPATCHER.HEALTH_CHECK_TIMEOUT_SECONDS
     service = QueueServiceClient.from_connection_string(
-        settings.DISPATCHER.QUEUE_TRANSIENT_CONNECTION_STRING,
+        connection_string,
         connection_timeout=timeout,
         read_timeout=timeout,
         retry_total=0,
@@ -45,6 +57,7 @@ READINESS_CHECKS: dict[str, Callable[[], None]] = {
     "database": check_database,
     "redis": check_redis,
     "queue_service": check_queue_service,
+    "dead_letter_queue_service": check_dead_letter_queue_service,
 }
 
 

@@ -28,6 +28,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "dispatcher_site.request_id.RequestIdMiddleware",
+    "dispatcher_site.access_log.AccessLogMiddleware",
     "dispatcher_site.instrumentation.RequestMetricsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",

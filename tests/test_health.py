@@ -3,7 +3,7 @@
 import pytest
 from django.test import override_settings
 
-from dispatcher_site.local_servers import free_port
+from dispatcher_site.local_servers import azurite_connection_string, free_port
 
 pytestmark = pytest.mark.django_db
 
@@ -17,7 +17,12 @@ def test_liveness_answers_without_touching_dependencies(client):
 def test_readiness_is_up_when_every_dependency_answers(client):
     response = client.get("/health/readiness")
     assert response.status_code == 200, response.json()
-    assert response.json()["checks"] == {"database": "up", "redis": "up", "queue_service": "up"}
+    assert response.json()["checks"] == {
+        "database": "up",
+        "redis": "up",
+        "queue_service": "up",
+        "dead_letter_queue_service": "up",
+    }
 
 
 def test_readiness_names_redis_when_it_does_not_answer(client, settings):
@@ -30,14 +35,19 @@ def test_readiness_names_redis_when_it_does_not_answer(client, settings):
     assert body["checks"]["redis"].startswith("down: ")
 
 
-def test_readiness_names_the_queue_service_when_it_does_not_answer(client, settings):
-    dead = settings.DISPATCHER.QUEUE_TRANSIENT_CONNECTION_STRING.replace(
-        settings.DISPATCHER.QUEUE_TRANSIENT_CONNECTION_STRING.split("127.0.0.1:")[1].split("/")[0], str(free_port())
-    )
-    with override_settings(DISPATCHER=settings.DISPATCHER.replace(QUEUE_TRANSIENT_CONNECTION_STRING=dead)):
+@pytest.mark.parametrize(
+    ("variable", "check"),
+    [
+        ("QUEUE_TRANSIENT_CONNECTION_STRING", "queue_service"),
+        ("QUEUE_DEADLETTER_CONNECTION_STRING", "dead_letter_queue_service"),
+    ],
+)
+def test_readiness_names_the_storage_account_that_does_not_answer(client, settings, variable, check):
+    dead = azurite_connection_string(free_port())
+    with override_settings(DISPATCHER=settings.DISPATCHER.replace(**{variable: dead})):
         response = client.get("/health/readiness")
     assert response.status_code == 503
-    assert response.json()["failed"] == ["queue_service"]
+    assert response.json()["failed"] == [check]
 
 
 def test_health_is_exempt_from_the_https_redirect(client, settings):

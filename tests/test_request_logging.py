@@ -22,6 +22,15 @@ urlpatterns = [path("log-something", logging_view)]
 
 @pytest.fixture
 def json_records():
+    yield from collect_json_lines("tests.view")
+
+
+@pytest.fixture
+def access_records():
+    yield from collect_json_lines("dispatcher_site.access")
+
+
+def collect_json_lines(logger_name):
     lines = []
 
     class Collect(logging.Handler):
@@ -31,9 +40,12 @@ def json_records():
     handler = Collect()
     handler.setFormatter(JsonFormatter())
     handler.addFilter(RequestIdLogFilter())
-    logger = logging.getLogger("tests.view")
+    logger = logging.getLogger(logger_name)
     logger.addHandler(handler)
+    previous_level = logger.level
+    logger.setLevel(logging.INFO)
     yield lines
+    logger.setLevel(previous_level)
     logger.removeHandler(handler)
 
 
@@ -55,3 +67,14 @@ def test_unusable_request_id_is_replaced_by_a_generated_one(client, json_records
     assert len(generated) == 32
     assert generated != "bad id with spaces"
     assert json.loads(json_records[-1])["request_id"] == generated
+
+
+@override_settings(ROOT_URLCONF=__name__)
+def test_every_request_gets_one_access_line_without_its_query_string(client, access_records):
+    client.get("/log-something?token=callback-secret", headers={"X-Request-ID": "req-42"})
+    record = json.loads(access_records[-1])
+    assert record["message"].startswith("GET /log-something 200 ")
+    assert record["url.path"] == "/log-something"
+    assert record["http.status_code"] == 200
+    assert record["request_id"] == "req-42"
+    assert "callback-secret" not in access_records[-1]
