@@ -93,7 +93,7 @@ def parse_post(request: HttpRequest, notification_type: str) -> dict:
     recipient_field = RECIPIENT_FIELD[notification_type]
     problems = [f"{field} is a required property" for field in (recipient_field, "template_id") if field not in data]
     recipient = data.get(recipient_field)
-    if recipient is not None:
+    if recipient_field in data:
         if not isinstance(recipient, str):
             problems.append(f"{recipient_field} {recipient!r} is not of type string")
         elif problem := recipient_problem(notification_type, recipient.strip()):

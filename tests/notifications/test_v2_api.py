@@ -88,6 +88,7 @@ def test_an_email_is_created_with_subject_and_from_address(client, api_key, emai
             {"phone_number": "07700900123", "template_id": str(uuid.uuid4()), "personalisation": [1]},
             ["personalisation [1] is not of type object"],
         ),
+        ({"phone_number": None, "template_id": str(uuid.uuid4())}, ["phone_number None is not of type string"]),
     ],
 )
 def test_invalid_requests_get_validation_errors(client, api_key, body, messages):
