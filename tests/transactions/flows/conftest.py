@@ -15,6 +15,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from receivers import handlers
 from receivers.handlers import HandlerRegistration, Outbox, serialize_queue_event
 from receivers.queues import QUEUES, queue_client
+from tests.transactions.clients_support import statsd_listener  # noqa: F401 - fixture for the flow tests
 from tests.transactions.flows.stories import TRACING_INFO
 from transactions.models import Transaction
 from transactions.store import load_events, store_incoming_event
