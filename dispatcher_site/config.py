@@ -172,6 +172,12 @@ VARIABLES: list[Variable] = [
             "transactions-dead-letter-queue",
             "Dead-letter queue (on QUEUE_DEADLETTER_CONNECTION_STRING).",
         ),
+        Variable(
+            "DIAGNOSTIC_PROBE_QUEUE_NAME",
+            "str",
+            "event-dispatcher-probe-queue",
+            "Diagnostic queue whose handler only logs, counts and optionally records probes (queue key probe).",
+        ),
         Variable("TRANSIENT_QUEUES_TTL_SECONDS", "int", 604800, "TTL of messages sent to transient queues.", minimum=1),
         Variable("DEAD_LETTER_QUEUE_TTL_SECONDS", "int", -1, "TTL of dead letters; -1 never expires.", minimum=-1),
         Variable("DEQUEUE_LIMIT", "int", 5, "A message dequeued more often than this is dead-lettered.", minimum=1),
@@ -182,6 +188,14 @@ VARIABLES: list[Variable] = [
             60,
             "Lease: how long a received message stays invisible to other consumers.",
             minimum=1,
+        ),
+        Variable(
+            "CONSUMER_WORKER_THREADS",
+            "int",
+            8,
+            "Messages of a batch handled at once by one consumer process (thread pool size).",
+            minimum=1,
+            maximum=64,
         ),
         Variable("CONSUMER_POLL_INTERVAL_SECONDS", "float", 1.0, "Pause after an empty poll.", minimum=0.0),
         Variable(

@@ -23,6 +23,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from receivers.queues import MAX_MESSAGE_BYTES, QUEUES
+
 
 class DeadLetterCategory(enum.StrEnum):
     EVENT_PARSING_ERROR = "EVENT_PARSING_ERROR"
@@ -102,8 +104,16 @@ class Outbox:
         tracing_info: Mapping[str, Any],
         visibility_seconds: int = 0,
     ) -> None:
-        """Send a v2 QueueEvent to a queue, visible after `visibility_seconds`, with the transient TTL."""
+        """Send a v2 QueueEvent to a queue, visible after `visibility_seconds`, with the transient TTL.
+
+        An unknown queue or a message over the queue's 64 KiB limit is a programming error: it raises
+        ValueError here, inside the handler, so the message is dead-lettered as PROCESSING_ERROR.
+        """
+        if queue_key not in QUEUES:
+            raise ValueError(f"no queue {queue_key!r}")
         text = serialize_queue_event(event, tracing_info)
+        if len(text.encode()) > MAX_MESSAGE_BYTES:
+            raise ValueError(f"message for {queue_key} is larger than {MAX_MESSAGE_BYTES} bytes")
         self.messages.append(OutgoingMessage(queue_key, text, max(0, int(visibility_seconds))))
 
     def dead_letter_current_message(self, category: DeadLetterCategory, error: str) -> None:

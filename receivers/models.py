@@ -1,1 +1,119 @@
-"""Models of the receivers app."""
+"""Models of the receivers app: dead letters kept for operators, receiver commands, diagnostic probes."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any
+
+from django.db import IntegrityError, models, transaction
+from django.utils import timezone
+
+from receivers.handlers import DeadLetterCategory
+
+
+class DeadLetterEvent(models.Model):
+    """One dead letter read from the dead-letter queue (spec Part A §5), stored once however often read."""
+
+    class State(models.TextChoices):
+        NEW = "NEW", "new"
+        REQUEUED = "REQUEUED", "requeued"
+        RESOLVED = "RESOLVED", "resolved"
+
+    # The wrapper's own id; for a message that carries no wrapper, the queue message id.
+    id = models.CharField(primary_key=True, max_length=64)
+    category = models.CharField(
+        max_length=64, db_index=True, blank=True, choices=[(c.value, c.value) for c in DeadLetterCategory]
+    )
+    source_queue = models.CharField(max_length=64, db_index=True, blank=True)
+    transaction_id = models.CharField(max_length=64, db_index=True, blank=True)
+    event_code = models.CharField(max_length=100, blank=True)
+    error = models.TextField(blank=True)
+    dequeue_count = models.PositiveIntegerField(default=0)
+    dead_lettered_at = models.DateTimeField(db_index=True)
+    original_message = models.TextField(blank=True)
+    original_message_truncated = models.BooleanField(default=False)
+    dead_letter_message = models.TextField(help_text="The dead-letter queue message as read.")
+    stored_at = models.DateTimeField(default=timezone.now)
+    state = models.CharField(max_length=16, choices=State.choices, default=State.NEW, db_index=True)
+    requeued_at = models.DateTimeField(null=True, blank=True)
+    requeued_by = models.CharField(max_length=150, blank=True)
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    resolved_by = models.CharField(max_length=150, blank=True)
+    resolution_note = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-dead_lettered_at"]
+        indexes = [models.Index(fields=["category", "dead_lettered_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.category or 'dead letter'} {self.transaction_id or self.id}"
+
+    @classmethod
+    def store(cls, fields: dict[str, Any]) -> tuple[DeadLetterEvent, bool]:
+        """Insert the dead letter unless it is already stored; return it and whether it was new."""
+        try:
+            with transaction.atomic():
+                return cls.objects.get_or_create(id=fields["id"], defaults=fields)
+        except IntegrityError:
+            # Another consumer stored the same dead letter between our read and our insert.
+            return cls.objects.get(id=fields["id"]), False
+
+    def pretty_original_message(self) -> str:
+        try:
+            return json.dumps(json.loads(self.original_message), indent=2, ensure_ascii=False)
+        except ValueError:
+            return self.original_message
+
+    def mark_requeued(self, who: str, when: datetime) -> bool:
+        """Compare-and-set NEW → REQUEUED; False when someone else handled it first."""
+        changed = DeadLetterEvent.objects.filter(id=self.id, state=self.State.NEW).update(
+            state=self.State.REQUEUED, requeued_at=when, requeued_by=who
+        )
+        return changed == 1
+
+    def mark_resolved(self, who: str, when: datetime, note: str) -> bool:
+        """Compare-and-set NEW/REQUEUED → RESOLVED; False when it was already resolved."""
+        changed = (
+            DeadLetterEvent.objects.filter(id=self.id)
+            .exclude(state=self.State.RESOLVED)
+            .update(state=self.State.RESOLVED, resolved_at=when, resolved_by=who, resolution_note=note)
+        )
+        return changed == 1
+
+
+class ReceiverCommand(models.Model):
+    """Every START/STOP command sent to the receivers: who, when, what, which deployment."""
+
+    class Command(models.TextChoices):
+        START = "START", "start"
+        STOP = "STOP", "stop"
+
+    class Origin(models.TextChoices):
+        API = "api", "REST API"
+        ADMIN = "admin", "admin"
+        CLI = "cli", "manage.py receivers"
+
+    id = models.UUIDField(primary_key=True)
+    command = models.CharField(max_length=8, choices=Command.choices)
+    deployment_version = models.CharField(max_length=16, blank=True, help_text="Empty: every deployment.")
+    sent_at = models.DateTimeField(default=timezone.now, db_index=True)
+    sent_by = models.CharField(max_length=150, blank=True)
+    origin = models.CharField(max_length=8, choices=Origin.choices)
+
+    class Meta:
+        ordering = ["-sent_at"]
+
+    def __str__(self) -> str:
+        return f"{self.command} {self.deployment_version or 'all versions'}"
+
+
+class ProbeReceipt(models.Model):
+    """A diagnostic probe that asked to be recorded: proves a message went through the whole runtime."""
+
+    event_id = models.CharField(primary_key=True, max_length=64)
+    queue = models.CharField(max_length=64)
+    first_handled_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return self.event_id

@@ -4,8 +4,10 @@ Queue names come from configuration; the dead-letter queue lives on its own stor
 Apps add their own queues with `register_queue()`.
 """
 
+import threading
 from dataclasses import dataclass
 
+import requests
 from azure.core.exceptions import ResourceExistsError
 from azure.storage.queue import QueueClient, QueueServiceClient
 from django.conf import settings
@@ -16,6 +18,8 @@ class QueueDefinition:
     key: str
     name_variable: str
     dead_letter_account: bool = False
+    # The name its receiver reports in the status keys (the reference's bean names for its nine queues).
+    receiver_name: str = ""
 
     @property
     def name(self) -> str:
@@ -32,30 +36,98 @@ class QueueDefinition:
 QUEUES: dict[str, QueueDefinition] = {}
 
 
-def register_queue(key: str, name_variable: str, dead_letter_account: bool = False) -> QueueDefinition:
-    definition = QueueDefinition(key, name_variable, dead_letter_account)
+def default_receiver_name(key: str) -> str:
+    return "storageQueue" + "".join(part.capitalize() for part in key.split("-")) + "MessageSource"
+
+
+def register_queue(
+    key: str, name_variable: str, dead_letter_account: bool = False, receiver_name: str = ""
+) -> QueueDefinition:
+    definition = QueueDefinition(key, name_variable, dead_letter_account, receiver_name or default_receiver_name(key))
     QUEUES[key] = definition
     return definition
 
 
-for _key, _variable in [
-    ("close-payment", "TRANSACTIONS_CLOSE_PAYMENT_QUEUE_NAME"),
-    ("close-payment-retry", "TRANSACTIONS_CLOSE_PAYMENT_RETRY_QUEUE_NAME"),
-    ("expiration", "TRANSACTIONS_EXPIRATION_QUEUE_NAME"),
-    ("refund", "TRANSACTIONS_REFUND_QUEUE_NAME"),
-    ("refund-retry", "TRANSACTIONS_REFUND_RETRY_QUEUE_NAME"),
-    ("notifications", "TRANSACTIONS_NOTIFICATIONS_QUEUE_NAME"),
-    ("notifications-retry", "TRANSACTIONS_NOTIFICATIONS_RETRY_QUEUE_NAME"),
-    ("authorization-requested", "TRANSACTIONS_AUTHORIZATION_REQUESTED_QUEUE_NAME"),
-    ("authorization-outcome-waiting", "TRANSACTIONS_AUTHORIZATION_OUTCOME_WAITING_QUEUE_NAME"),
+for _key, _variable, _receiver in [
+    ("close-payment", "TRANSACTIONS_CLOSE_PAYMENT_QUEUE_NAME", "storageQueueClosuresMessageSource"),
+    ("close-payment-retry", "TRANSACTIONS_CLOSE_PAYMENT_RETRY_QUEUE_NAME", "storageQueueRetryClosuresMessageSource"),
+    ("expiration", "TRANSACTIONS_EXPIRATION_QUEUE_NAME", "storageQueueExpirationsMessageSource"),
+    ("refund", "TRANSACTIONS_REFUND_QUEUE_NAME", "storageQueueRefundMessageSource"),
+    ("refund-retry", "TRANSACTIONS_REFUND_RETRY_QUEUE_NAME", "storageQueueRefundRetryMessageSource"),
+    ("notifications", "TRANSACTIONS_NOTIFICATIONS_QUEUE_NAME", "storageQueueNotificationsMessageSource"),
+    (
+        "notifications-retry",
+        "TRANSACTIONS_NOTIFICATIONS_RETRY_QUEUE_NAME",
+        "storageQueueRetryNotificationsMessageSource",
+    ),
+    (
+        "authorization-requested",
+        "TRANSACTIONS_AUTHORIZATION_REQUESTED_QUEUE_NAME",
+        "storageQueueAuthorizationRequestedMessageSource",
+    ),
+    (
+        "authorization-outcome-waiting",
+        "TRANSACTIONS_AUTHORIZATION_OUTCOME_WAITING_QUEUE_NAME",
+        "storageQueueAuthorizationOutcomeWaitingMessageSource",
+    ),
 ]:
-    register_queue(_key, _variable)
-register_queue("dead-letter", "TRANSACTIONS_DEAD_LETTER_QUEUE_NAME", dead_letter_account=True)
+    register_queue(_key, _variable, receiver_name=_receiver)
+register_queue(
+    "dead-letter",
+    "TRANSACTIONS_DEAD_LETTER_QUEUE_NAME",
+    dead_letter_account=True,
+    receiver_name="storageQueueDeadLetterMessageSource",
+)
+register_queue("probe", "DIAGNOSTIC_PROBE_QUEUE_NAME", receiver_name="storageQueueProbeMessageSource")
+
+DEAD_LETTER_QUEUE = "dead-letter"
+# Azure Storage refuses a message whose UTF-8 text is longer than 64 KiB.
+MAX_MESSAGE_BYTES = 64 * 1024
 
 
 def queue_client(key: str) -> QueueClient:
     definition = QUEUES[key]
-    return QueueClient.from_connection_string(definition.connection_string, definition.name)
+    # No SDK retries (its storage policy waits 15 s before the first): a failed call leaves the message
+    # on its queue, and the consumer loop backs off and tries again.
+    # Proxy variables are read once here: requests would otherwise scan the whole environment on every
+    # call, which measured as the largest cost of a message delete.
+    endpoint = QueueClient.from_connection_string(definition.connection_string, definition.name).url
+    return QueueClient.from_connection_string(
+        definition.connection_string,
+        definition.name,
+        connection_timeout=5,
+        read_timeout=30,
+        retry_total=0,
+        use_env_settings=False,
+        proxies=requests.utils.get_environ_proxies(endpoint) or None,
+    )
+
+
+_thread_clients = threading.local()
+
+
+def cached_queue_client(key: str) -> QueueClient:
+    """This thread's client for a queue (one HTTP connection pool per thread, reused across messages)."""
+    definition = QUEUES[key]
+    cache_key = (definition.connection_string, definition.name)
+    clients = _thread_clients.__dict__.setdefault("clients", {})
+    if cache_key not in clients:
+        clients[cache_key] = queue_client(key)
+    return clients[cache_key]
+
+
+def time_to_live(key: str) -> int:
+    """Seconds a message sent to this queue lives: transient TTL, or the dead-letter TTL (-1: forever)."""
+    config = settings.DISPATCHER
+    if key == DEAD_LETTER_QUEUE:
+        return config.DEAD_LETTER_QUEUE_TTL_SECONDS
+    return config.TRANSIENT_QUEUES_TTL_SECONDS
+
+
+def send_text(key: str, text: str, visibility_seconds: int = 0, client: QueueClient | None = None) -> None:
+    """Send one message text to a queue with that queue's TTL."""
+    client = client or cached_queue_client(key)
+    client.send_message(text, visibility_timeout=visibility_seconds or None, time_to_live=time_to_live(key))
 
 
 def create_all_queues() -> list[str]:

@@ -1,0 +1,180 @@
+"""Receiver control through Redis, compatible with the reference service (spec Part B §9).
+
+- Commands: the stream REDIS_STREAM_EVENT_CONTROLLER_STREAM_KEY holds only the latest command
+  (XTRIM MAXLEN 0, then XADD). Every consumer process reads it from 0-0 at start and follows it, so a
+  new process obeys the last command sent. A command applies when its version is empty or equals the
+  process's DEPLOYMENT_VERSION.
+- Statuses: each process writes `receiver-status:<instanceId>` every RECEIVER_STATUS_REFRESH_SECONDS
+  with a TTL of RECEIVER_STATUS_TTL_SECONDS, so a dead process disappears within a minute.
+Redis being down never stops a consumer: the controller logs, waits a second and tries again.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterable
+from typing import Any
+
+import redis
+from django.conf import settings
+from django.utils import timezone
+
+from receivers.models import ReceiverCommand
+
+logger = logging.getLogger(__name__)
+
+COMMAND_CLASS = "it.pagopa.ecommerce.eventdispatcher.redis.streams.commands.EventDispatcherReceiverCommand"
+STATUS_KEY_PREFIX = "receiver-status:"
+COMMANDS = ("START", "STOP")
+VERSIONS = ("PROD", "STAGING")
+
+
+def redis_connection(extra_socket_timeout: float = 0) -> redis.Redis:
+    timeout = settings.DISPATCHER.REDIS_TIMEOUT_SECONDS
+    return redis.Redis.from_url(
+        settings.REDIS_URL,
+        decode_responses=True,
+        socket_connect_timeout=timeout,
+        socket_timeout=timeout + extra_socket_timeout,
+    )
+
+
+def send_command(command: str, version: str | None, sent_by: str, origin: str) -> ReceiverCommand:
+    """Publish START/STOP for one deployment version (None: all), and record who sent it.
+
+    Redis errors propagate (the API answers 500); the record is written only once Redis has the command.
+    """
+    if command not in COMMANDS or (version is not None and version not in VERSIONS):
+        raise ValueError(f"invalid command {command!r} for version {version!r}")
+    command_id = uuid.uuid4()
+    fields = {
+        "_class": COMMAND_CLASS,
+        "commandId": str(command_id),
+        "type": "RECEIVER_COMMAND",
+        "receiverCommand": command,
+    }
+    if version is not None:
+        # A command for every version carries no version field (Spring's hash mapping drops nulls).
+        fields["version"] = version
+    connection = redis_connection()
+    try:
+        stream = settings.DISPATCHER.REDIS_STREAM_EVENT_CONTROLLER_STREAM_KEY
+        pipeline = connection.pipeline(transaction=True)
+        pipeline.xtrim(stream, maxlen=0, approximate=False)
+        pipeline.xadd(stream, fields)
+        pipeline.execute()
+    finally:
+        connection.close()
+    return ReceiverCommand.objects.create(
+        id=command_id, command=command, deployment_version=version or "", sent_by=sent_by, origin=origin
+    )
+
+
+def read_statuses(version: str | None = None) -> list[dict[str, Any]]:
+    """Every live process's status document, optionally only those of one deployment version."""
+    connection = redis_connection()
+    try:
+        keys = sorted(connection.scan_iter(match=f"{STATUS_KEY_PREFIX}*", count=500))
+        documents = [json.loads(text) for text in connection.mget(keys) if text] if keys else []
+    finally:
+        connection.close()
+    return [d for d in documents if version is None or d.get("version") == version]
+
+
+def command_targets(fields: dict[str, str], deployment_version: str) -> str | None:
+    """The command (START/STOP) if this stream record is a receiver command for our version, else None."""
+    if fields.get("type") != "RECEIVER_COMMAND":
+        logger.error("unknown command type in the receiver command stream: %s", fields)
+        return None
+    target = fields.get("version")
+    if target not in (None, "", "null", deployment_version):
+        return None
+    command = fields.get("receiverCommand")
+    if command not in COMMANDS:
+        logger.error("unknown receiver command: %s", fields)
+        return None
+    return command
+
+
+class ReceiverController:
+    """Follows the command stream and publishes this process's statuses, in a background thread."""
+
+    def __init__(
+        self,
+        apply: Callable[[bool], None],
+        statuses: Callable[[], Iterable[tuple[str, str]]],
+        stopped: threading.Event,
+    ):
+        self.apply = apply
+        self.statuses = statuses
+        self.stopped = stopped
+        self.instance_id = f"event-dispatcher-{uuid.uuid4()}"
+        self.version = settings.DISPATCHER.DEPLOYMENT_VERSION
+        self.last_id = "0-0"
+        self.next_report = 0.0
+        self.connection: redis.Redis | None = None
+        self.thread = threading.Thread(target=self.run, name="receiver-controller", daemon=True)
+
+    def replay(self) -> None:
+        """Apply the latest command before any receiver starts (best effort: Redis may be down)."""
+        try:
+            self.follow_commands(block_ms=None)
+        except redis.exceptions.RedisError as error:
+            logger.warning("cannot read receiver commands at start (%s); receivers start running", error)
+
+    def run(self) -> None:
+        """Steps, until the process stops: report statuses when due; wait up to 0.5 s for a command."""
+        while not self.stopped.is_set():
+            try:
+                if time.monotonic() >= self.next_report:
+                    self.report()
+                self.follow_commands(block_ms=500)
+            except redis.exceptions.RedisError as error:
+                logger.warning("receiver control cannot reach Redis (%s); retrying in 1 s", error)
+                self.connection = None
+                self.stopped.wait(timeout=1)
+        self.report_final()
+
+    def redis(self) -> redis.Redis:
+        if self.connection is None:
+            self.connection = redis_connection(extra_socket_timeout=1)
+        return self.connection
+
+    def follow_commands(self, block_ms: int | None) -> None:
+        stream = settings.DISPATCHER.REDIS_STREAM_EVENT_CONTROLLER_STREAM_KEY
+        replies = self.redis().xread({stream: self.last_id}, count=100, block=block_ms)
+        for _stream, records in replies or []:
+            for record_id, fields in records:
+                self.last_id = record_id
+                command = command_targets(fields, self.version)
+                if command is not None:
+                    logger.info("receiver command %s (%s) applied", command, fields.get("commandId"))
+                    self.apply(command == "START")
+                    self.next_report = 0.0  # let operators see the new state at once
+
+    def status_document(self) -> dict[str, Any]:
+        return {
+            "consumerInstanceId": self.instance_id,
+            "queriedAt": timezone.localtime().isoformat(),
+            "version": self.version,
+            "receiverStatuses": [{"name": name, "status": status} for name, status in self.statuses()],
+        }
+
+    def report(self) -> None:
+        config = settings.DISPATCHER
+        self.redis().set(
+            STATUS_KEY_PREFIX + self.instance_id,
+            json.dumps(self.status_document()),
+            ex=config.RECEIVER_STATUS_TTL_SECONDS,
+        )
+        self.next_report = time.monotonic() + config.RECEIVER_STATUS_REFRESH_SECONDS
+
+    def report_final(self) -> None:
+        """On exit, publish the receivers as DOWN so operators need not wait for the key to expire."""
+        with contextlib.suppress(redis.exceptions.RedisError):
+            self.report()

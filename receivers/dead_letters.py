@@ -1,0 +1,173 @@
+"""Writing dead letters (spec Part A §5, Part B §7) and reading them back for the admin.
+
+A dead letter is a JSON wrapper on the dead-letter queue:
+
+    {"id", "category", "transactionId", "eventCode", "sourceQueue", "error", "dequeueCount",
+     "deadLetteredAt", "originalMessage"}
+
+`originalMessage` is the received text unchanged. When the wrapper would pass the queue's 64 KiB
+limit, the original travels gzip-compressed and base64-encoded in `originalMessageGzip` instead; if
+even that is too large it is cut and `originalMessageTruncated` is true (the full text is then logged).
+"""
+
+from __future__ import annotations
+
+import base64
+import gzip
+import json
+import logging
+import uuid
+from datetime import datetime
+from typing import Any
+
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+from opentelemetry import trace
+
+from dispatcher_site.metrics import statsd_client
+from receivers.handlers import DeadLetterCategory
+from receivers.messages import event_context
+from receivers.queues import DEAD_LETTER_QUEUE, MAX_MESSAGE_BYTES, send_text
+
+logger = logging.getLogger(__name__)
+tracer = trace.get_tracer("receivers.dead_letters")
+
+SERVICE_NAME = "pagopa-ecommerce-event-dispatcher-service"
+SPAN_NAME = "Event written into dead letter queue"
+
+
+def _encoded(wrapper: dict[str, Any]) -> str:
+    return json.dumps(wrapper, separators=(",", ":"), ensure_ascii=False)
+
+
+def build_wrapper(
+    category: DeadLetterCategory,
+    original_text: str,
+    source_queue: str,
+    error: str,
+    dequeue_count: int,
+    transaction_id: str | None = None,
+    event_code: str | None = None,
+) -> str:
+    """The dead-letter message text, always within the queue's size limit."""
+    if transaction_id is None and event_code is None:
+        transaction_id, event_code = event_context(original_text)
+    wrapper: dict[str, Any] = {
+        "id": str(uuid.uuid4()),
+        "category": str(category),
+        "transactionId": transaction_id,
+        "eventCode": event_code,
+        "sourceQueue": source_queue,
+        "error": error[:2000],
+        "dequeueCount": dequeue_count,
+        "deadLetteredAt": timezone.now().isoformat(),
+        "originalMessage": original_text,
+    }
+    text = _encoded(wrapper)
+    if len(text.encode()) <= MAX_MESSAGE_BYTES:
+        return text
+    del wrapper["originalMessage"]
+    wrapper["originalMessageGzip"] = base64.b64encode(gzip.compress(original_text.encode())).decode()
+    text = _encoded(wrapper)
+    if len(text.encode()) <= MAX_MESSAGE_BYTES:
+        return text
+    logger.error("dead letter %s too large even compressed; original text follows: %s", wrapper["id"], original_text)
+    del wrapper["originalMessageGzip"]
+    room = MAX_MESSAGE_BYTES - len(_encoded({**wrapper, "originalMessage": "", "originalMessageTruncated": True}))
+    wrapper["originalMessage"] = original_text.encode()[: room // 2].decode(errors="ignore")
+    wrapper["originalMessageTruncated"] = True
+    return _encoded(wrapper)
+
+
+def write_dead_letter(
+    category: DeadLetterCategory,
+    original_text: str,
+    source_queue: str,
+    error: str,
+    dequeue_count: int = 0,
+    transaction_id: str | None = None,
+    event_code: str | None = None,
+) -> None:
+    """Send a dead letter, inside the reference's span, and count it. Queue errors propagate."""
+    text = build_wrapper(category, original_text, source_queue, error, dequeue_count, transaction_id, event_code)
+    wrapper = json.loads(text)
+    attributes = {
+        "deadLetterEvent.serviceName": SERVICE_NAME,
+        "deadLetterEvent.category": str(category),
+        "deadLetterEvent.transactionId": wrapper["transactionId"] or "N/A",
+        "deadLetterEvent.transactionEventCode": wrapper["eventCode"] or "N/A",
+    }
+    with tracer.start_as_current_span(SPAN_NAME, attributes=attributes):
+        send_text(DEAD_LETTER_QUEUE, text)
+    statsd_client().incr(f"dead_letter.{category}")
+    logger.warning(
+        "dead-lettered message from %s as %s (transaction %s): %s",
+        source_queue,
+        category,
+        wrapper["transactionId"] or "N/A",
+        error,
+    )
+
+
+def _original_text(wrapper: dict[str, Any]) -> str:
+    if "originalMessageGzip" in wrapper:
+        return gzip.decompress(base64.b64decode(wrapper["originalMessageGzip"])).decode()
+    return str(wrapper.get("originalMessage", ""))
+
+
+def _is_wrapper(document: Any) -> bool:
+    return (
+        isinstance(document, dict)
+        and isinstance(document.get("id"), str)
+        and isinstance(document.get("category"), str)
+        and ("originalMessage" in document or "originalMessageGzip" in document)
+    )
+
+
+def dead_letter_fields(text: str, message_id: str, inserted_on: datetime | None) -> dict[str, Any]:
+    """The DeadLetterEvent fields of a dead-letter queue message.
+
+    Messages without our wrapper (written by the reference service, or by hand) and damaged wrappers
+    are kept too, keyed by their queue message id, with what can be read from them.
+    """
+    try:
+        document = json.loads(text)
+    except ValueError:
+        document = None
+    received = inserted_on or timezone.now()
+    problem = "not a dead-letter wrapper"
+    if _is_wrapper(document):
+        try:
+            return _wrapper_fields(document, text, received)
+        except (ValueError, TypeError, OSError, EOFError) as error:
+            problem = f"damaged dead-letter wrapper ({error})"
+    transaction_id, event_code = event_context(text)
+    return {
+        "id": message_id,
+        "transaction_id": (transaction_id or "")[:64],
+        "event_code": (event_code or "")[:100],
+        "dead_lettered_at": received,
+        "original_message": text,
+        "dead_letter_message": text,
+        "error": f"{problem}: kept as read",
+    }
+
+
+def _wrapper_fields(document: dict[str, Any], text: str, received: datetime) -> dict[str, Any]:
+    try:
+        category = DeadLetterCategory.from_text(document["category"]).value
+    except ValueError:
+        category = ""
+    return {
+        "id": document["id"][:64],
+        "category": category,
+        "source_queue": str(document.get("sourceQueue") or "")[:64],
+        "transaction_id": str(document.get("transactionId") or "")[:64],
+        "event_code": str(document.get("eventCode") or "")[:100],
+        "error": str(document.get("error") or ""),
+        "dequeue_count": int(document.get("dequeueCount") or 0),
+        "dead_lettered_at": parse_datetime(str(document.get("deadLetteredAt") or "")) or received,
+        "original_message": _original_text(document),
+        "original_message_truncated": bool(document.get("originalMessageTruncated")),
+        "dead_letter_message": text,
+    }

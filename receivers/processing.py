@@ -1,0 +1,158 @@
+"""What happens to one received message (spec Part A §3-5): parse, handle, send, dead-letter, delete.
+
+`process_message()` is the whole contract of the runtime for a single message:
+1. a message dequeued more than DEQUEUE_LIMIT times is dead-lettered as PROCESSING_ERROR;
+2. a message that is not an accepted v2 QueueEvent is dead-lettered as EVENT_PARSING_ERROR;
+3. the handler runs in a span whose parent is the message's traceparent;
+4. on success the outbox is sent, then the message is deleted;
+5. a HandlerError (or any other handler failure) dead-letters the message with its category;
+6. an infrastructure error (database, Redis, queue) leaves the message for redelivery.
+Messages of the dead-letter queue are stored as `DeadLetterEvent` rows instead.
+"""
+
+from __future__ import annotations
+
+import enum
+import logging
+import time
+
+import redis
+from azure.core.exceptions import AzureError, HttpResponseError, ResourceNotFoundError
+from azure.storage.queue import QueueMessage as ReceivedMessage
+from django import db
+from django.conf import settings
+from django.utils import timezone
+from opentelemetry import propagate, trace
+from opentelemetry.trace import SpanKind
+
+from dispatcher_site.metrics import statsd_client
+from receivers.dead_letters import dead_letter_fields, write_dead_letter
+from receivers.handlers import HANDLERS, DeadLetterCategory, EventParsingError, HandlerError, Outbox, QueueMessage
+from receivers.messages import parse_queue_message
+from receivers.models import DeadLetterEvent
+from receivers.queues import DEAD_LETTER_QUEUE, QUEUES, cached_queue_client, send_text
+
+logger = logging.getLogger(__name__)
+tracer = trace.get_tracer("receivers.processing")
+
+# Failures of what the runtime stands on: the message stays on its queue and comes back after its lease.
+INFRASTRUCTURE_ERRORS: tuple[type[BaseException], ...] = (
+    db.OperationalError,
+    db.InterfaceError,
+    redis.exceptions.ConnectionError,
+    redis.exceptions.TimeoutError,
+    AzureError,
+)
+
+
+class Outcome(enum.StrEnum):
+    PROCESSED = "processed"
+    DEAD_LETTERED = "dead_lettered"
+    RETRIED = "retried"  # left on the queue for redelivery
+
+
+def process_message(queue_key: str, received: ReceivedMessage) -> Outcome:
+    """Handle one message and delete it once its work is done; never raises for the message's sake."""
+    stats = statsd_client()
+    if received.inserted_on is not None:
+        stats.timing_with_dates(f"queue.{queue_key}.wait", timezone.now(), received.inserted_on)
+    db.close_old_connections()
+    try:
+        outcome = _store_dead_letter(received) if queue_key == DEAD_LETTER_QUEUE else _handle(queue_key, received)
+        _delete(queue_key, received)
+    except INFRASTRUCTURE_ERRORS as error:
+        logger.warning(
+            "message %s of %s left for redelivery: %s: %s", received.id, queue_key, type(error).__name__, error
+        )
+        outcome = Outcome.RETRIED
+    except Exception:
+        # A fault of the runtime itself (handler failures are dead-lettered before this). The message
+        # comes back after its lease, and the dequeue limit keeps it from looping for ever.
+        logger.exception("message %s of %s left for redelivery after an unexpected error", received.id, queue_key)
+        outcome = Outcome.RETRIED
+    finally:
+        db.close_old_connections()
+    stats.incr(f"queue.{queue_key}.{outcome}")
+    return outcome
+
+
+def _delete(queue_key: str, received: ReceivedMessage) -> None:
+    try:
+        cached_queue_client(queue_key).delete_message(received)
+    except (ResourceNotFoundError, HttpResponseError) as error:
+        if getattr(error, "status_code", None) not in (400, 404):
+            raise
+        # The lease ran out and another consumer holds the message now: our work is done, its is a repeat.
+        logger.warning("message %s of %s was handled after its lease ran out", received.id, queue_key)
+
+
+def _store_dead_letter(received: ReceivedMessage) -> Outcome:
+    fields = dead_letter_fields(received.content or "", received.id, received.inserted_on)
+    _, created = DeadLetterEvent.store(fields)
+    if not created:
+        logger.info("dead letter %s was already stored", fields["id"])
+    return Outcome.PROCESSED
+
+
+def _handle(queue_key: str, received: ReceivedMessage) -> Outcome:
+    text = received.content or ""
+    dequeue_count = received.dequeue_count or 1
+    limit = settings.DISPATCHER.DEQUEUE_LIMIT
+    if dequeue_count > limit:
+        write_dead_letter(
+            DeadLetterCategory.PROCESSING_ERROR,
+            text,
+            queue_key,
+            f"dequeued {dequeue_count} times (limit {limit})",
+            dequeue_count,
+        )
+        return Outcome.DEAD_LETTERED
+    registration = HANDLERS[queue_key]
+    try:
+        message = parse_queue_message(registration, text, dequeue_count, received.inserted_on)
+    except EventParsingError as error:
+        write_dead_letter(error.category, text, queue_key, str(error), dequeue_count)
+        return Outcome.DEAD_LETTERED
+    parent = propagate.extract({key: value for key, value in message.tracing_info.items() if value})
+    attributes = {
+        "messaging.system": "azure_storage_queue",
+        "messaging.destination.name": QUEUES[queue_key].name,
+        "messaging.message.id": received.id,
+    }
+    with tracer.start_as_current_span(registration.name, context=parent, kind=SpanKind.CONSUMER, attributes=attributes):
+        return _run_handler(queue_key, registration.handle, message, text)
+
+
+def _run_handler(queue_key: str, handle, message: QueueMessage, text: str) -> Outcome:
+    outbox = Outbox()
+    started = time.monotonic()
+    try:
+        handle(message, outbox)
+    except INFRASTRUCTURE_ERRORS:
+        raise
+    except HandlerError as error:
+        _dead_letter_handled(error.category, message, text, str(error))
+        return Outcome.DEAD_LETTERED
+    except Exception as error:
+        logger.exception("handler of %s failed on message of transaction %s", queue_key, message.transaction_id)
+        _dead_letter_handled(DeadLetterCategory.PROCESSING_ERROR, message, text, f"{type(error).__name__}: {error}")
+        return Outcome.DEAD_LETTERED
+    finally:
+        statsd_client().timing(f"queue.{queue_key}.handler", (time.monotonic() - started) * 1000)
+    for outgoing in outbox.messages:
+        send_text(outgoing.queue_key, outgoing.text, outgoing.visibility_seconds)
+    for dead_letter in outbox.dead_letters:
+        _dead_letter_handled(dead_letter.category, message, text, dead_letter.error)
+    return Outcome.PROCESSED
+
+
+def _dead_letter_handled(category: DeadLetterCategory, message: QueueMessage, text: str, error: str) -> None:
+    write_dead_letter(
+        category,
+        text,
+        message.queue_key,
+        error,
+        message.dequeue_count,
+        transaction_id=message.transaction_id,
+        event_code=message.event_code,
+    )

@@ -1,0 +1,135 @@
+"""The dead-letter admin: find a dead letter, read its original message, requeue it or resolve it."""
+
+import json
+
+import pytest
+from django.contrib.admin.models import LogEntry
+from django.contrib.auth.models import Permission, User
+
+from receivers import handlers
+from receivers.handlers import DeadLetterCategory, HandlerError
+from receivers.models import DeadLetterEvent, ProbeReceipt
+from tests.receivers.conftest import consume_once, queue_length, queue_texts, send_probe
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+CHANGELIST = "/admin/receivers/deadletterevent/"
+
+
+def dead_letter_a_probe(probe_handler, category=DeadLetterCategory.PROCESSING_ERROR) -> dict:
+    """A recorded probe that failed once, now stored as a dead letter; return the probe event."""
+    working = handlers.HANDLERS["probe"]
+    probe_handler(lambda message, outbox: (_ for _ in ()).throw(HandlerError(category, "downstream was down")))
+    event = send_probe({"record": True})
+    consume_once("probe")
+    consume_once("dead-letter")
+    handlers.HANDLERS["probe"] = working
+    return event
+
+
+def test_requeue_sends_the_original_back_to_its_queue_where_it_is_handled(queues, probe_handler, admin_client):
+    event = dead_letter_a_probe(probe_handler)
+    dead_letter = DeadLetterEvent.objects.get()
+
+    response = admin_client.post(CHANGELIST, {"action": "requeue", "_selected_action": [dead_letter.pk]}, follow=True)
+
+    assert "Requeued 1 dead letter(s)." in response.content.decode()
+    [requeued] = queue_texts("probe")
+    assert requeued == dead_letter.original_message
+    dead_letter.refresh_from_db()
+    assert dead_letter.state == DeadLetterEvent.State.REQUEUED
+    assert dead_letter.requeued_by == "admin"
+    assert dead_letter.requeued_at is not None
+    assert LogEntry.objects.get(object_id=dead_letter.pk).change_message == "Requeued to probe"
+    consume_once("probe")
+    assert ProbeReceipt.objects.filter(event_id=event["id"]).exists()
+    assert queue_length("probe") == 0
+
+
+def test_a_dead_letter_is_requeued_only_once(queues, probe_handler, admin_client):
+    dead_letter_a_probe(probe_handler)
+    pk = DeadLetterEvent.objects.get().pk
+    admin_client.post(CHANGELIST, {"action": "requeue", "_selected_action": [pk]})
+
+    response = admin_client.post(CHANGELIST, {"action": "requeue", "_selected_action": [pk]}, follow=True)
+
+    assert "Skipped 1" in response.content.decode()
+    assert queue_length("probe") == 1
+
+
+def test_resolve_asks_for_a_note_and_records_who_and_when(queues, probe_handler, admin_client):
+    dead_letter_a_probe(probe_handler)
+    pk = DeadLetterEvent.objects.get().pk
+
+    form = admin_client.post(CHANGELIST, {"action": "resolve", "_selected_action": [pk]})
+    assert form.status_code == 200
+    assert 'name="note"' in form.content.decode()
+    response = admin_client.post(
+        CHANGELIST,
+        {"action": "resolve", "_selected_action": [pk], "apply": "1", "note": "refunded by hand"},
+        follow=True,
+    )
+
+    assert "Resolved 1 dead letter(s)." in response.content.decode()
+    resolved = DeadLetterEvent.objects.get()
+    assert resolved.state == DeadLetterEvent.State.RESOLVED
+    assert (resolved.resolved_by, resolved.resolution_note) == ("admin", "refunded by hand")
+    assert resolved.resolved_at is not None
+
+
+def test_resolve_without_a_note_changes_nothing(queues, probe_handler, admin_client):
+    dead_letter_a_probe(probe_handler)
+    pk = DeadLetterEvent.objects.get().pk
+
+    admin_client.post(CHANGELIST, {"action": "resolve", "_selected_action": [pk], "apply": "1", "note": " "})
+
+    assert DeadLetterEvent.objects.get().state == DeadLetterEvent.State.NEW
+
+
+def test_the_changelist_filters_by_category_and_finds_a_transaction(queues, probe_handler, admin_client):
+    event = dead_letter_a_probe(probe_handler, DeadLetterCategory.REFUND_MANUAL_CHECK_REQUIRED)
+    dead_letter_a_probe(probe_handler, DeadLetterCategory.PROCESSING_ERROR)
+
+    filtered = admin_client.get(CHANGELIST, {"category": "REFUND_MANUAL_CHECK_REQUIRED"}).content.decode()
+    searched = admin_client.get(CHANGELIST, {"q": event["transactionId"]}).content.decode()
+    by_queue_and_state = admin_client.get(CHANGELIST, {"source_queue": "probe", "state": "NEW"}).content.decode()
+
+    assert "1 dead letter event" in filtered
+    assert event["transactionId"] in searched
+    assert "1 dead letter event" in searched
+    assert "2 dead letter events" in by_queue_and_state
+
+
+def test_the_detail_page_shows_the_original_message_pretty_printed(queues, probe_handler, admin_client):
+    event = dead_letter_a_probe(probe_handler)
+    dead_letter = DeadLetterEvent.objects.get()
+
+    page = admin_client.get(f"{CHANGELIST}{dead_letter.pk}/change/").content.decode()
+
+    indented = json.dumps({"transactionId": event["transactionId"]}, indent=2).splitlines()[1].strip()
+    assert indented.replace('"', "&quot;") in page
+    assert "downstream was down" in page
+
+
+def test_nothing_can_be_deleted_or_edited_from_the_admin(queues, probe_handler, admin_client):
+    dead_letter_a_probe(probe_handler)
+    dead_letter = DeadLetterEvent.objects.get()
+
+    changelist = admin_client.get(CHANGELIST).content.decode()
+    delete_page = admin_client.get(f"{CHANGELIST}{dead_letter.pk}/delete/")
+
+    assert 'value="delete_selected"' not in changelist
+    assert delete_page.status_code == 403
+    assert DeadLetterEvent.objects.count() == 1
+
+
+def test_an_operator_who_may_only_view_cannot_requeue(queues, probe_handler, client):
+    dead_letter_a_probe(probe_handler)
+    viewer = User.objects.create_user("viewer", password="pw", is_staff=True)
+    viewer.user_permissions.add(Permission.objects.get(codename="view_deadletterevent"))
+    client.force_login(viewer)
+
+    client.post(CHANGELIST, {"action": "requeue", "_selected_action": [DeadLetterEvent.objects.get().pk]})
+
+    assert DeadLetterEvent.objects.get().state == DeadLetterEvent.State.NEW
+    assert queue_length("probe") == 0

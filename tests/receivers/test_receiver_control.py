@@ -1,0 +1,120 @@
+"""Receiver control end to end: running consumers obey START/STOP from the API and report their status."""
+
+import json
+import signal
+import time
+
+import pytest
+
+from receivers.models import ProbeReceipt
+from tests.receivers.conftest import queue_texts, send_probe, wait_until
+
+pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
+
+COMMANDS_URL = "/event-dispatcher/event-receivers/commands"
+STATUS_URL = "/event-dispatcher/event-receivers/status"
+
+
+def statuses(redis_client, version=None) -> list[dict]:
+    documents = [json.loads(redis_client.get(key) or "null") for key in redis_client.keys("receiver-status:*")]
+    return [d for d in documents if d and (version is None or d["version"] == version)]
+
+
+def probe_status(redis_client, version="PROD") -> str | None:
+    """The probe receiver's status as its process last reported it."""
+    for document in statuses(redis_client, version):
+        for receiver in document["receiverStatuses"]:
+            if receiver["name"] == "storageQueueProbeMessageSource":
+                return receiver["status"]
+    return None
+
+
+def command(client, api_headers, body) -> None:
+    response = client.post(COMMANDS_URL, json.dumps(body), content_type="application/json", headers=api_headers)
+    assert response.status_code == 202
+
+
+def test_a_running_consumer_reports_each_receiver_with_a_ttl(start_consumer, redis_client, client, api_headers):
+    start_consumer("probe", "dead-letter")
+    wait_until(lambda: probe_status(redis_client) == "UP", "the consumer to report")
+
+    [document] = statuses(redis_client)
+    assert document["consumerInstanceId"].startswith("event-dispatcher-")
+    assert document["version"] == "PROD"
+    assert "queriedAt" in document
+    assert document["receiverStatuses"] == [
+        {"name": "storageQueueProbeMessageSource", "status": "UP"},
+        {"name": "storageQueueDeadLetterMessageSource", "status": "UP"},
+    ]
+    assert 0 < redis_client.ttl(f"receiver-status:{document['consumerInstanceId']}") <= 60
+    response = client.get(STATUS_URL, headers=api_headers)
+    assert response.json()["status"][0]["instanceId"] == document["consumerInstanceId"]
+
+
+def test_stop_takes_no_new_messages_and_start_resumes(start_consumer, redis_client, client, api_headers):
+    consumer = start_consumer("probe")
+    wait_until(lambda: probe_status(redis_client) == "UP", "the consumer to report UP")
+
+    command(client, api_headers, {"command": "STOP"})
+    wait_until(lambda: probe_status(redis_client) == "DOWN", "the consumer to report DOWN")
+    event = send_probe({"record": True})
+    time.sleep(1)  # twenty poll intervals: a running receiver would have taken the message by now
+    assert ProbeReceipt.objects.count() == 0
+    assert len(queue_texts("probe")) == 1, "the message is still visible: nobody received it"
+
+    command(client, api_headers, {"command": "START"})
+    wait_until(lambda: ProbeReceipt.objects.filter(event_id=event["id"]).exists(), "the message after START")
+    assert probe_status(redis_client) == "UP"
+    consumer.signal(signal.SIGTERM)
+    assert consumer.wait() == 0
+
+
+def test_a_command_for_one_version_leaves_the_other_running(start_consumer, redis_client, client, api_headers):
+    start_consumer("probe", DEPLOYMENT_VERSION="STAGING")
+    start_consumer("probe", DEPLOYMENT_VERSION="PROD")
+    wait_until(
+        lambda: probe_status(redis_client, "STAGING") == "UP" and probe_status(redis_client, "PROD") == "UP",
+        "both deployments to report UP",
+    )
+
+    command(client, api_headers, {"command": "STOP", "deploymentVersion": "STAGING"})
+
+    wait_until(lambda: probe_status(redis_client, "STAGING") == "DOWN", "STAGING to report DOWN")
+    event = send_probe({"record": True})
+    wait_until(lambda: ProbeReceipt.objects.filter(event_id=event["id"]).exists(), "PROD to keep consuming")
+    assert probe_status(redis_client, "PROD") == "UP"
+    response = client.get(STATUS_URL, {"version": "STAGING"}, headers=api_headers)
+    assert [r["status"] for r in response.json()["status"][0]["receiverStatuses"]] == ["DOWN"]
+
+
+def test_a_new_process_obeys_the_last_command_sent_before_it_started(start_consumer, redis_client, client, api_headers):
+    command(client, api_headers, {"command": "STOP", "deploymentVersion": "PROD"})
+    event = send_probe({"record": True})
+
+    start_consumer("probe")
+
+    wait_until(lambda: probe_status(redis_client) == "DOWN", "the new process to report DOWN")
+    assert not ProbeReceipt.objects.filter(event_id=event["id"]).exists()
+    command(client, api_headers, {"command": "START", "deploymentVersion": "PROD"})
+    wait_until(lambda: ProbeReceipt.objects.filter(event_id=event["id"]).exists(), "the message after START")
+
+
+def test_the_status_of_a_dead_process_expires(start_consumer, redis_client, client, api_headers):
+    consumer = start_consumer("probe", RECEIVER_STATUS_TTL_SECONDS="2")
+    wait_until(lambda: probe_status(redis_client) == "UP", "the consumer to report")
+
+    consumer.signal(signal.SIGKILL)
+    consumer.wait()
+
+    wait_until(lambda: not statuses(redis_client), "the status key to expire")
+    assert client.get(STATUS_URL, headers=api_headers).status_code == 404
+
+
+def test_a_process_that_exits_cleanly_reports_its_receivers_down(start_consumer, redis_client):
+    consumer = start_consumer("probe")
+    wait_until(lambda: probe_status(redis_client) == "UP", "the consumer to report")
+
+    consumer.signal(signal.SIGTERM)
+
+    assert consumer.wait() == 0
+    assert probe_status(redis_client) == "DOWN"
