@@ -283,8 +283,9 @@ def dead_letters() -> list[str]:
 def test_a_card_payment_is_notified_and_a_refused_one_is_refunded(client, api_headers, stand_ins, consumers):
     payments = {PAYMENT_A: "A", PAYMENT_B: "B"}
     for transaction_id, payment in payments.items():
+        activated = activation(transaction_id, payment)
         requested = authorization_request(transaction_id, payment)
-        ingest(client, api_headers, activation(transaction_id, payment), requested)
+        ingest(client, api_headers, activated, requested)
         enqueue("authorization-requested", requested)
 
     # The transactions service hears the outcome (PATCH), writes the completion and asks for closure.
@@ -293,8 +294,9 @@ def test_a_card_payment_is_notified_and_a_refused_one_is_refunded(client, api_he
             lambda tid=transaction_id: stand_ins.count("transactions-service", lambda c, t=tid: t in c["path"]) == 1,
             f"the authorization outcome of payment {payment}",
         )
+        completed = authorization_completed(transaction_id, payment)
         closure_requested = event(C.TRANSACTION_CLOSURE_REQUESTED_EVENT, transaction_id, None)
-        ingest(client, api_headers, authorization_completed(transaction_id, payment), closure_requested)
+        ingest(client, api_headers, completed, closure_requested)
         enqueue("close-payment", closure_requested)
 
     # Nodo's sendPaymentResult reaches the transactions service, which asks for the receipt mail.

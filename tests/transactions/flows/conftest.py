@@ -14,6 +14,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 
 from receivers import handlers
 from receivers.handlers import HandlerRegistration, Outbox, serialize_queue_event
+from receivers.processing import process_message
 from receivers.queues import QUEUES, queue_client
 from tests.transactions.clients_support import statsd_listener  # noqa: F401 - fixture for the flow tests
 from tests.transactions.flows.stories import TRACING_INFO
@@ -169,45 +170,4 @@ def consume(queue_key: str) -> None:
     """Receive the visible messages of the queue once and hand each to the queue runtime."""
     client = queue_client(queue_key)
     for received in client.receive_messages(max_messages=32, messages_per_page=32, visibility_timeout=5):
-        _process_message(queue_key, received)
-
-
-try:
-    from receivers.processing import process_message as _process_message
-except ImportError:  # until the queue runtime is merged: the same contract, minimally
-
-    def _process_message(queue_key, received):
-        from receivers.handlers import DeadLetterCategory, HandlerError, QueueMessage
-
-        registration = handlers.HANDLERS[queue_key]
-        document = json.loads(received.content)
-        raw = document["event"]
-        outbox = Outbox()
-
-        def dead_letter(category, error):
-            wrapper = {
-                "category": str(category),
-                "transactionId": raw.get("transactionId"),
-                "eventCode": raw.get("eventCode"),
-                "sourceQueue": queue_key,
-                "error": error,
-                "originalMessage": received.content,
-            }
-            queue_client("dead-letter").send_message(json.dumps(wrapper))
-
-        try:
-            event = registration.parse(raw)
-            message = QueueMessage(queue_key, received.content, event, raw, document["tracingInfo"])
-            registration.handle(message, outbox)
-        except HandlerError as error:
-            dead_letter(error.category, str(error))
-        except Exception as error:  # noqa: BLE001 - the runtime dead-letters any handler failure
-            dead_letter(DeadLetterCategory.PROCESSING_ERROR, f"{type(error).__name__}: {error}")
-        else:
-            for outgoing in outbox.messages:
-                queue_client(outgoing.queue_key).send_message(
-                    outgoing.text, visibility_timeout=outgoing.visibility_seconds or None
-                )
-            for letter in outbox.dead_letters:
-                dead_letter(letter.category, letter.error)
-        queue_client(queue_key).delete_message(received)
+        process_message(queue_key, received)
