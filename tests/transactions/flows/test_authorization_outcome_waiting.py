@@ -299,3 +299,17 @@ def metric_lines(listener) -> list[str]:
             lines.extend(listener.socket.recv(65535).decode().splitlines())
     except TimeoutError:
         return lines
+
+
+def test_an_npg_psp_without_an_api_key_is_retried_without_calling_npg(
+    services, sent_messages, settings, retry_settings
+):
+    settings.DISPATCHER = settings.DISPATCHER.replace(NPG_CARDS_PSP_KEYS={"OTHERPSP": "other-key"})
+    incoming = waiting(retry_count=0)
+
+    deliver(QUEUE, incoming)
+
+    assert services.log == []
+    retry = load_events(TX)[-1].to_json_dict()
+    assert (retry["eventCode"], retry["data"]) == ("TRANSACTION_AUTHORIZATION_OUTCOME_WAITING_EVENT", {"retryCount": 1})
+    assert sent_messages == [(QUEUE, {"event": retry, "tracingInfo": TRACING_INFO}, 80)]

@@ -64,6 +64,11 @@ def test_ok_receipt_sends_the_success_mail_and_records_notified_ok(services, sen
     assert sent_messages == []
     assert dead_letters() == []
     assert [span["updateTransactionStatus.type"] for span in status_spans(spans)] == ["USER_RECEIPT_NOTIFICATION"]
+    finished = spans.get_finished_spans()
+    [consumer] = [span for span in finished if span.name == "notifications"]
+    [status_span] = [span for span in finished if span.name == "Transaction status updated"]
+    assert status_span.parent.span_id == consumer.context.span_id
+    assert f"{consumer.context.trace_id:032x}" == TRACING_INFO["traceparent"].split("-")[1]
 
 
 def test_a_mail_accepted_for_later_delivery_counts_as_sent(services, sent_messages):
