@@ -1,0 +1,346 @@
+"""Expiration (spec §5.2) through real messages on the expiration queue."""
+
+import pytest
+from django.db import connections
+from werkzeug import Response
+
+from tests.transactions.factories import TX, C, make_event
+from tests.transactions.handlers.builders import (
+    CORRELATION_ID,
+    TRACING,
+    activated,
+    closed,
+    closure_error,
+    closure_requested,
+    codes,
+    dated,
+    expired,
+    payment,
+    refund_error,
+    refund_requested,
+    store_history,
+    stored_state,
+    user_canceled,
+)
+from tests.transactions.handlers.conftest import (
+    HANDLER_DB,
+    dead_letters,
+    deliver,
+    hidden_count,
+    queue_length,
+    requests_to,
+    visible_events,
+)
+from tests.transactions.handlers.npg_orders import AUTHORIZATION_FROM_ORDER, ORDER_PATH, npg_order_answers
+from transactions.models import Transaction
+from transactions.store import store_incoming_event
+
+pytestmark = HANDLER_DB
+
+
+def receipt(code, outcome):
+    return make_event(code, {"responseOutcome": outcome, "language": "it-IT", "paymentDate": None})
+
+
+def expire_now(events, ages=None):
+    """Store the history and deliver its ACTIVATED event on the expiration queue."""
+    stored = store_history(events, ages)
+    deliver("expiration", stored[0].to_json_dict())
+    return stored
+
+
+def view_status():
+    return Transaction.objects.get(pk=TX).status
+
+
+def last_data():
+    return stored_state().events[-1].to_json_dict()["data"]
+
+
+@pytest.fixture
+def no_npg_delay(settings, stand_ins):
+    settings.DISPATCHER = settings.DISPATCHER.replace(NPG_REFUND_DELAY_FROM_AUTH_REQUEST_MINUTES=0)
+    return stand_ins
+
+
+@pytest.mark.parametrize(
+    ("history", "status_before", "view"),
+    [
+        ([], "ACTIVATED", "EXPIRED_NOT_AUTHORIZED"),
+        ([user_canceled], "CANCELLATION_REQUESTED", "CANCELLATION_EXPIRED"),
+        ([user_canceled, closure_error], "CLOSURE_ERROR", "CANCELLATION_EXPIRED"),
+    ],
+)
+def test_a_transaction_without_authorization_expires_and_is_not_refunded(stand_ins, history, status_before, view):
+    expire_now([activated(), *[make() for make in history]])
+
+    assert codes()[-1] == "EXPIRED"
+    assert last_data() == {"statusBeforeExpiration": status_before}
+    assert view_status() == view
+    assert queue_length("refund") == 0
+    assert dead_letters() == []
+    assert queue_length("expiration") == 0
+
+
+def test_a_redelivered_expiration_expires_once(stand_ins):
+    events = expire_now([activated()])
+
+    deliver("expiration", events[0].to_json_dict())
+
+    assert codes() == ["ACTIVATED", "EXPIRED"]
+
+
+@pytest.mark.parametrize(
+    ("history", "status_before"),
+    [
+        (lambda: [*payment("CP")], "AUTHORIZATION_COMPLETED"),
+        (lambda: [*payment("CP"), closure_requested()], "CLOSURE_REQUESTED"),
+        (lambda: [*payment("CP"), closure_requested(), closure_error()], "CLOSURE_ERROR"),
+        (lambda: [*payment("RBPB"), closure_requested()], "CLOSURE_REQUESTED"),
+    ],
+)
+def test_an_authorized_transaction_that_was_never_closed_needs_a_manual_refund_check(stand_ins, history, status_before):
+    expire_now([activated(), *history()])
+
+    assert codes()[-1] == "EXPIRED"
+    assert last_data() == {"statusBeforeExpiration": status_before}
+    assert view_status() == "EXPIRED"
+    [letter] = dead_letters()
+    assert (letter["category"], letter["transactionId"], letter["eventCode"]) == (
+        "REFUND_MANUAL_CHECK_REQUIRED",
+        TX,
+        "TRANSACTION_ACTIVATED_EVENT",
+    )
+    assert queue_length("refund") == 0
+    assert requests_to(stand_ins, "/npg/") == []
+
+
+@pytest.mark.parametrize("before", [[], [closure_requested]])
+def test_a_denied_authorization_expires_without_refund(stand_ins, before):
+    expire_now([activated(), *payment("CP", authorized=False), *[make() for make in before]])
+
+    assert codes()[-1] == "EXPIRED"
+    assert queue_length("refund") == 0
+    assert dead_letters() == []
+
+
+def test_a_redirect_payment_without_outcome_is_refunded_at_once(stand_ins):
+    expire_now([activated(), *payment("RBPB", completed=False)])
+
+    assert codes()[-2:] == ["EXPIRED", "REFUND_REQUESTED"]
+    assert last_data() == {"statusBeforeRefunded": "EXPIRED", "gatewayAuthData": None}
+    assert view_status() == "REFUND_REQUESTED"
+    [message] = visible_events("refund")
+    assert message == {"event": stored_state().events[-1].to_json_dict(), "tracingInfo": TRACING}
+
+
+def test_an_npg_payment_without_outcome_waits_for_the_refund_delay_then_refunds(stand_ins, settings):
+    npg_order_answers(stand_ins, "authorized")
+    events = expire_now([activated(), *payment("CP", completed=False)])
+
+    assert codes()[-1] == "EXPIRED"
+    assert queue_length("refund") == 0
+    assert hidden_count("expiration") == 1, "the expiration message comes back after the delay"
+    assert requests_to(stand_ins, "/npg/") == []
+
+    settings.DISPATCHER = settings.DISPATCHER.replace(NPG_REFUND_DELAY_FROM_AUTH_REQUEST_MINUTES=0)
+    deliver("expiration", events[0].to_json_dict())
+
+    assert codes()[-2:] == ["EXPIRED", "REFUND_REQUESTED"], "the second run does not expire again"
+    assert codes().count("EXPIRED") == 1
+    assert last_data() == {"statusBeforeRefunded": "EXPIRED", "gatewayAuthData": AUTHORIZATION_FROM_ORDER}
+    [request] = requests_to(stand_ins, ORDER_PATH)
+    assert request.headers["Correlation-Id"] == CORRELATION_ID
+    assert request.headers["X-Api-Key"] == "cards-key"
+    assert len(visible_events("refund")) == 1
+
+
+def test_an_npg_payment_requested_long_ago_is_refunded_without_waiting(stand_ins):
+    npg_order_answers(stand_ins, "pending")
+    expire_now([activated(), *payment("CP", completed=False)], ages=[700, 650])
+
+    assert codes()[-2:] == ["EXPIRED", "REFUND_REQUESTED"]
+    assert hidden_count("expiration") == 0
+
+
+@pytest.mark.parametrize(
+    ("shape", "then"),
+    [
+        ("authorized", AUTHORIZATION_FROM_ORDER),
+        ("pending", None),
+        ("empty", None),
+        ("500", None),
+        ("not authorized", "no refund"),
+        ("authorized without operationId", "manual check"),
+        ("404", "manual check"),
+        ("refunded", "refunded"),
+    ],
+)
+def test_the_npg_order_decides_the_refund_request(no_npg_delay, shape, then):
+    npg_order_answers(no_npg_delay, shape)
+    expire_now([activated(), *payment("CP", completed=False)])
+
+    if isinstance(then, dict) or then is None:
+        assert codes()[-2:] == ["EXPIRED", "REFUND_REQUESTED"]
+        assert last_data()["gatewayAuthData"] == then
+        assert len(visible_events("refund")) == 1
+        assert dead_letters() == []
+    elif then == "no refund":
+        assert codes()[-1] == "EXPIRED"
+        assert queue_length("refund") == 0
+        assert dead_letters() == []
+    elif then == "manual check":
+        assert codes()[-1] == "EXPIRED"
+        assert queue_length("refund") == 0
+        [letter] = dead_letters()
+        assert (letter["category"], letter["transactionId"]) == ("REFUND_MANUAL_CHECK_REQUIRED", TX)
+    else:
+        assert codes()[-3:] == ["EXPIRED", "REFUND_REQUESTED", "REFUND_ERROR"]
+        requested = stored_state().events[-2].to_json_dict()["data"]
+        assert requested == {"statusBeforeRefunded": "EXPIRED", "gatewayAuthData": AUTHORIZATION_FROM_ORDER}
+        assert view_status() == "REFUND_ERROR"
+        assert queue_length("refund") == 0
+        [letter] = dead_letters()
+        assert letter["category"] == "REFUND_MANUAL_CHECK_REQUIRED"
+
+
+def test_an_npg_order_timeout_requests_the_refund_without_authorization_data(no_npg_delay, settings, silent_base_url):
+    settings.DISPATCHER = settings.DISPATCHER.replace(NPG_URI=silent_base_url, NPG_READ_TIMEOUT=200)
+    expire_now([activated(), *payment("CP", completed=False)])
+
+    assert codes()[-1] == "REFUND_REQUESTED"
+    assert last_data()["gatewayAuthData"] is None
+
+
+# --- CLOSED: waiting for sendPaymentResult ----------------------------------------------------------
+
+
+def closed_history(outcome="OK"):
+    return [activated(), *payment("CP"), closure_requested(), closed(outcome)]
+
+
+def test_a_closed_transaction_waits_for_the_payment_result_without_expiring(stand_ins):
+    expire_now(closed_history())
+
+    assert codes()[-1] == "CLOSED"
+    assert view_status() == "CLOSED"
+    assert hidden_count("expiration") == 1
+    assert dead_letters() == []
+
+
+def test_a_closed_transaction_past_the_payment_result_timeout_is_dead_lettered_then_expired(stand_ins, settings):
+    settings.DISPATCHER = settings.DISPATCHER.replace(SEND_PAYMENT_RESULT_TIMEOUT_SECONDS=60)
+    expire_now(closed_history(), ages=[120, 119, 118, 117, 58])
+
+    [letter] = dead_letters()
+    assert (letter["category"], letter["transactionId"], letter["eventCode"]) == (
+        "SEND_PAYMENT_RESULT_RECEIVING_TIMEOUT",
+        TX,
+        "TRANSACTION_ACTIVATED_EVENT",
+    )
+    assert codes()[-1] == "EXPIRED"
+    assert last_data() == {"statusBeforeExpiration": "CLOSED"}
+    assert view_status() == "EXPIRED"
+    assert queue_length("expiration") == 0
+    assert queue_length("refund") == 0
+
+
+def test_a_closed_transaction_nodo_answered_ko_expires_and_is_refunded(stand_ins):
+    expire_now(closed_history("KO"))
+
+    assert codes()[-2:] == ["EXPIRED", "REFUND_REQUESTED"]
+    assert last_data()["statusBeforeRefunded"] == "EXPIRED"
+    assert last_data()["gatewayAuthData"]["operationResult"] == "EXECUTED"
+    assert hidden_count("expiration") == 0
+
+
+@pytest.mark.parametrize(
+    ("receipts", "refunded"),
+    [
+        ([(C.TRANSACTION_USER_RECEIPT_REQUESTED_EVENT, "KO")], True),
+        ([(C.TRANSACTION_USER_RECEIPT_REQUESTED_EVENT, "OK")], False),
+        (
+            [(C.TRANSACTION_USER_RECEIPT_REQUESTED_EVENT, "KO"), (C.TRANSACTION_ADD_USER_RECEIPT_ERROR_EVENT, "KO")],
+            True,
+        ),
+        ([(C.TRANSACTION_USER_RECEIPT_REQUESTED_EVENT, "KO"), (C.TRANSACTION_USER_RECEIPT_ADDED_EVENT, "KO")], True),
+    ],
+)
+def test_notification_statuses_expire_and_refund_when_the_payment_result_is_ko(stand_ins, receipts, refunded):
+    expire_now([*closed_history(), *[receipt(code, outcome) for code, outcome in receipts]])
+
+    assert "EXPIRED" in codes()
+    assert (codes()[-1] == "REFUND_REQUESTED") is refunded
+    assert queue_length("refund") == (1 if refunded else 0)
+
+
+@pytest.mark.parametrize(
+    "history",
+    [
+        lambda: [*closed_history("KO"), refund_requested()],
+        lambda: [*closed_history("KO"), refund_requested(), refund_error()],
+        lambda: [
+            activated(),
+            *payment("CP", authorized=False),
+            closure_requested(),
+            make_event(C.TRANSACTION_CLOSURE_FAILED_EVENT),
+        ],
+        lambda: [
+            *closed_history(),
+            receipt(C.TRANSACTION_USER_RECEIPT_REQUESTED_EVENT, "OK"),
+            receipt(C.TRANSACTION_USER_RECEIPT_ADDED_EVENT, "OK"),
+        ],
+        lambda: [activated(), user_canceled(), closed(canceled=True)],
+        lambda: [activated(), expired("ACTIVATED")],
+    ],
+    ids=["refund requested", "refund error", "unauthorized", "notified ok", "canceled", "expired not authorized"],
+)
+def test_final_and_refund_statuses_are_left_alone(stand_ins, history):
+    store_history(history())
+    before = codes()
+
+    deliver("expiration", stored_state().events[0].to_json_dict())
+
+    assert codes() == before
+    assert queue_length("refund") == 0
+    assert dead_letters() == []
+
+
+# --- batch expirations and concurrency ------------------------------------------------------------
+
+
+def test_an_expired_event_from_the_batch_is_stored_once_and_the_refund_decided(stand_ins):
+    store_history([activated(), *payment("RBPB", completed=False)])
+    [batch_event] = dated([expired("AUTHORIZATION_REQUESTED")], ages=[0])
+
+    deliver("expiration", batch_event.to_json_dict())
+
+    assert codes()[-2:] == ["EXPIRED", "REFUND_REQUESTED"]
+    assert codes().count("EXPIRED") == 1
+    assert stored_state().events[-2].id == batch_event.id
+
+
+def test_an_event_appended_during_the_refund_request_makes_the_expiration_decide_again(no_npg_delay):
+    """The first REFUND_REQUESTED append conflicts; the handler reloads, asks NPG again, appends once."""
+    store_history([activated(), *payment("CP", completed=False)])
+    answers = []
+
+    def order_while_appending(request):
+        if not answers:
+            # Another consumer appends meanwhile (an outcome that arrives too late to count).
+            late = dated([make_event(C.TRANSACTION_AUTHORIZATION_OUTCOME_WAITING_EVENT)], ages=[0])[0]
+            try:
+                store_incoming_event(late)
+            finally:
+                connections.close_all()  # this server thread's own connection
+        answers.append(request)
+        return Response('{"operations": []}', status=200, content_type="application/json")
+
+    no_npg_delay.expect_request(ORDER_PATH).respond_with_handler(order_while_appending)
+
+    deliver("expiration", stored_state().events[0].to_json_dict())
+
+    assert codes()[-3:] == ["EXPIRED", "AUTHORIZATION_OUTCOME_WAITING", "REFUND_REQUESTED"]
+    assert len(answers) == 2
+    assert len(visible_events("refund")) == 1
+    assert dead_letters() == []
