@@ -63,8 +63,8 @@ FLOW_QUEUES = ("notifications", "notifications-retry", "authorization-requested"
 
 @pytest.fixture
 def queues(queues_created):
-    """Every queue, emptied before the test."""
-    for key in QUEUES:
+    """The queues the flow handlers read and write, emptied before the test."""
+    for key in (*FLOW_QUEUES, "refund", "dead-letter"):
         queue_client(key).clear_messages()
     return QUEUES
 

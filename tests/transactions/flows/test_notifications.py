@@ -20,7 +20,7 @@ from tests.transactions.flows.conftest import (
 from tests.transactions.flows.stories import TRACING_INFO, story
 from transactions.store import load_events
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = pytest.mark.django_db(transaction=True, available_apps=["transactions", "receivers"])
 
 TX = "c0ffee0000000000000000000000c0de"
 MAIL_PATH = "/notifications-service/emails"
