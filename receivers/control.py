@@ -128,17 +128,16 @@ class ReceiverController:
             logger.warning("cannot read receiver commands at start (%s); receivers start running", error)
 
     def run(self) -> None:
-        """Steps, until the process stops: report statuses when due; wait up to 0.5 s for a command."""
+        """Steps, until the process stops: report statuses when due; wait up to 1 s for a command."""
         while not self.stopped.is_set():
             try:
                 if time.monotonic() >= self.next_report:
                     self.report()
-                self.follow_commands(block_ms=500)
+                self.follow_commands(block_ms=1000)
             except redis.exceptions.RedisError as error:
                 logger.warning("receiver control cannot reach Redis (%s); retrying in 1 s", error)
                 self.connection = None
                 self.stopped.wait(timeout=1)
-        self.report_final()
 
     def redis(self) -> redis.Redis:
         if self.connection is None:
@@ -175,6 +174,17 @@ class ReceiverController:
         self.next_report = time.monotonic() + config.RECEIVER_STATUS_REFRESH_SECONDS
 
     def report_final(self) -> None:
-        """On exit, publish the receivers as DOWN so operators need not wait for the key to expire."""
+        """On exit, publish the receivers as DOWN so operators need not wait for the key to expire.
+
+        Called from the main thread once the receivers have ended, on a connection of its own, so the
+        process need not wait for the controller thread's blocking read to return.
+        """
         with contextlib.suppress(redis.exceptions.RedisError):
-            self.report()
+            connection = redis_connection()
+            try:
+                document = json.dumps(self.status_document())
+                connection.set(
+                    STATUS_KEY_PREFIX + self.instance_id, document, ex=settings.DISPATCHER.RECEIVER_STATUS_TTL_SECONDS
+                )
+            finally:
+                connection.close()

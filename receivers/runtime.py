@@ -1,9 +1,10 @@
 """The consumer process: one polling thread per receiver, one shared pool of handler threads.
 
-A `Receiver` polls one queue: receive a batch, hand its messages to the pool, wait for them, log the
-batch, repeat; it sleeps with a doubling back-off while its queue is empty or unreachable, and takes
-no new batch while stopped. `Consumer` owns the receivers, the pool, the running totals, and the
-shutdown flag that SIGTERM/SIGINT set (spec Part A §3, §8).
+A `Receiver` polls one queue: receive a batch, hand its messages to the pool, and receive the next
+while they are handled; it sleeps with a doubling back-off while its queue is empty or unreachable,
+and takes no new batch while stopped (messages already received are finished). `Consumer` owns the
+receivers, the pool, the running totals, and the shutdown flag that SIGTERM/SIGINT set (spec Part A
+§3, §8).
 """
 
 from __future__ import annotations
@@ -84,8 +85,38 @@ class Quota:
         return self.left is not None and self.left <= 0
 
 
+class Batch:
+    """The messages of one receive call; the last one to finish writes the batch's log line."""
+
+    def __init__(self, queue_key: str, size: int):
+        self.queue_key = queue_key
+        self.size = size
+        self.outcomes: list[Outcome] = []
+        self.started = time.monotonic()
+        self.lock = threading.Lock()
+
+    def record(self, outcome: Outcome) -> None:
+        with self.lock:
+            self.outcomes.append(outcome)
+            if len(self.outcomes) < self.size:
+                return
+        logger.info(
+            "%s: batch of %d in %.3fs: %d processed, %d retried, %d dead-lettered",
+            self.queue_key,
+            self.size,
+            time.monotonic() - self.started,
+            self.outcomes.count(Outcome.PROCESSED),
+            self.outcomes.count(Outcome.RETRIED),
+            self.outcomes.count(Outcome.DEAD_LETTERED),
+        )
+
+
 class Receiver:
-    """One queue's polling loop in its own thread; `running` is its START/STOP state."""
+    """One queue's polling loop in its own thread; `running` is its START/STOP state.
+
+    The next batch is received while the end of the previous one is still being handled, so the queue
+    service does not wait for the slowest message of each batch.
+    """
 
     def __init__(self, queue_key: str, consumer: Consumer):
         self.queue_key = queue_key
@@ -96,6 +127,9 @@ class Receiver:
         self.thread = threading.Thread(target=self.run, name=f"receiver-{queue_key}", daemon=True)
         self.heartbeat = time.monotonic()
         self.crashed = False
+        self.in_flight = 0
+        self.in_flight_changed = threading.Condition()
+        self.saw_retry = False
 
     def status(self) -> str:
         """UP, DOWN, or UNKNOWN when the loop crashed or has not come round for longer than it should."""
@@ -116,7 +150,7 @@ class Receiver:
             raise
 
     def loop(self) -> None:
-        """Steps: wait while stopped; receive a batch; process it on the pool; back off when idle."""
+        """Steps: wait while stopped; wait for room; receive a batch onto the pool; back off when idle."""
         consumer = self.consumer
         idle_wait = consumer.options.poll_interval
         while not consumer.shutdown.is_set():
@@ -127,8 +161,15 @@ class Receiver:
                     return
                 self.running.wait(timeout=1)
                 continue
-            handled = self.poll_once()
-            if handled is None or handled == 0:
+            room = self.wait_for_room()
+            if room == 0:
+                continue
+            if self.saw_retry:
+                # Something the handlers stand on is failing: give it a moment before the next batch.
+                self.saw_retry = False
+                consumer.shutdown.wait(timeout=consumer.options.poll_interval)
+            received = self.poll_once(room)
+            if received is None or received == 0:
                 if consumer.options.once or consumer.quota.exhausted:
                     return
                 consumer.shutdown.wait(timeout=idle_wait)
@@ -138,37 +179,50 @@ class Receiver:
                 if consumer.quota.exhausted:
                     return
 
-    def poll_once(self) -> int | None:
-        """Receive and process one batch; the number handled, or None when the queue was unreachable."""
+    def wait_for_room(self) -> int:
+        """How many messages may be received now (0 after a second without room).
+
+        The next batch comes once every message still in flight can be on a handler thread, so a
+        received message never waits behind more than one batch and its lease does not run out unseen.
+        """
         options = self.consumer.options
-        wanted = self.consumer.quota.take(options.batch_size)
+        with self.in_flight_changed:
+            if self.in_flight_changed.wait_for(lambda: self.in_flight <= options.worker_threads, timeout=1):
+                return options.batch_size
+            return 0
+
+    def poll_once(self, room: int) -> int | None:
+        """Receive a batch and hand it to the pool; the number received, or None when unreachable."""
+        quota = self.consumer.quota
+        wanted = quota.take(room)
         if wanted == 0:
             return 0
         try:
-            batch = self.receive(wanted, options.visibility_timeout)
+            messages = self.receive(wanted, self.consumer.options.visibility_timeout)
         except INFRASTRUCTURE_ERRORS as error:
-            self.consumer.quota.give_back(wanted)
+            quota.give_back(wanted)
             logger.warning("cannot receive from %s: %s: %s", self.queue_key, type(error).__name__, error)
             return None
-        self.consumer.quota.give_back(wanted - len(batch))
-        if not batch:
-            return 0
-        started = time.monotonic()
-        outcomes = list(self.consumer.pool.map(lambda message: process_message(self.queue_key, message), batch))
-        self.consumer.totals.add(outcomes)
-        logger.info(
-            "%s: batch of %d in %.3fs: %d processed, %d retried, %d dead-lettered",
-            self.queue_key,
-            len(batch),
-            time.monotonic() - started,
-            outcomes.count(Outcome.PROCESSED),
-            outcomes.count(Outcome.RETRIED),
-            outcomes.count(Outcome.DEAD_LETTERED),
-        )
-        if Outcome.RETRIED in outcomes:
-            # Something the handlers stand on is failing: give it a moment before the next batch.
-            self.consumer.shutdown.wait(timeout=options.poll_interval)
-        return len(batch)
+        quota.give_back(wanted - len(messages))
+        batch = Batch(self.queue_key, len(messages))
+        with self.in_flight_changed:
+            self.in_flight += len(messages)
+        for message in messages:
+            self.consumer.pool.submit(self.process, message, batch)
+        return len(messages)
+
+    def process(self, message: ReceivedMessage, batch: Batch) -> None:
+        """On a pool thread: handle one message, then count it and free its place."""
+        outcome = Outcome.RETRIED
+        try:
+            outcome = process_message(self.queue_key, message)
+        finally:
+            self.consumer.totals.add([outcome])
+            batch.record(outcome)
+            self.saw_retry = self.saw_retry or outcome == Outcome.RETRIED
+            with self.in_flight_changed:
+                self.in_flight -= 1
+                self.in_flight_changed.notify_all()
 
     def receive(self, count: int, visibility_timeout: int) -> list[ReceivedMessage]:
         client = cached_queue_client(self.queue_key)

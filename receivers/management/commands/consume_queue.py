@@ -73,7 +73,7 @@ class Command(BaseCommand):
         self.wait_for_receivers(options["summary_interval"])
         self.consumer.shutdown.set()
         self.consumer.close()
-        controller.thread.join(timeout=5)
+        controller.report_final()
         summary = self.consumer.totals.summary()
         logger.info("finished: %s", summary)
         self.stdout.write(f"finished: {summary}")
