@@ -79,12 +79,16 @@ def close_payment_retry(message: QueueMessage, outbox: Outbox) -> None:
 
 
 def handle_closure(message: QueueMessage, outbox: Outbox) -> None:
+    """Steps 1-6 for either queue. Nodo is called once; recording its answer re-decides on conflicts."""
     store_incoming(message)
     transaction_id = message.transaction_id
     state = decide_with_reloads(transaction_id, outbox, _state_to_close)
     if state is None:
         return
-    closure = Closure.of(state)
+    try:
+        closure = Closure.of(state)
+    except ClosePaymentRequestError as error:  # legacy PGS data: no retry can ever close it
+        raise HandlerError(DeadLetterCategory.PROCESSING_ERROR, f"transaction {transaction_id}: {error}") from error
     try:
         try:
             nodo_outcome = _call_nodo(state, closure)

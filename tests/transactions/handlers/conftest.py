@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+import time
 
 import pytest
 
@@ -82,6 +83,14 @@ def queue_length(queue_key: str) -> int:
 def hidden_count(queue_key: str) -> int:
     """Messages on the queue that are not visible yet (sent with a visibility delay)."""
     return queue_length(queue_key) - len(visible_events(queue_key))
+
+
+def wait_until_visible(queue_key: str, limit_seconds: float = 10.0) -> list[dict]:
+    """The queue's visible QueueEvents once there are some (a delayed message became visible)."""
+    deadline = time.monotonic() + limit_seconds
+    while not (events := visible_events(queue_key)) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    return events
 
 
 def dead_letters() -> list[dict]:

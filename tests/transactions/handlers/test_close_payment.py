@@ -1,19 +1,19 @@
 """Close payment (spec §5.1) through real messages on close-payment and close-payment-retry."""
 
 import json
-import time
 
 import pytest
 from django.db import connections
 from werkzeug import Response
 
 from dispatcher_site.local_servers import free_port
-from tests.transactions.factories import NPG_AUTHORIZATION, TX
+from tests.transactions.factories import NPG_AUTHORIZATION, TX, C, make_event, with_changes
 from tests.transactions.handlers.builders import (
     RPT_ID,
     SECOND_RPT_ID,
     TRACING,
     activated,
+    authorization_requested,
     closed,
     closure_error,
     closure_requested,
@@ -39,6 +39,7 @@ from tests.transactions.handlers.conftest import (
     run_consume_queue,
     send_event,
     visible_events,
+    wait_until_visible,
 )
 from transactions.models import Transaction
 
@@ -309,10 +310,7 @@ def test_the_retry_message_becomes_visible_after_the_base_interval_times_the_att
     deliver("close-payment", event.to_json_dict())
 
     assert visible_events("close-payment-retry") == []
-    deadline = time.monotonic() + 5
-    while not visible_events("close-payment-retry") and time.monotonic() < deadline:
-        time.sleep(0.1)
-    [message] = visible_events("close-payment-retry")
+    [message] = wait_until_visible("close-payment-retry")
     assert message == {"event": stored_state().events[-1].to_json_dict(), "tracingInfo": TRACING}
     assert message["event"]["data"]["retryCount"] == 1
 
@@ -449,3 +447,21 @@ def test_the_consume_queue_command_closes_a_cancellation(stand_ins, subprocess_e
     assert request.headers["ocp-apim-subscription-key"] == "nodo-key"
     assert queue_length("close-payment") == 0
     assert dead_letters() == []
+
+
+def test_legacy_pgs_authorization_data_is_dead_lettered_without_calling_nodo(stand_ins):
+    nodo_answers(stand_ins)
+    pgs = {"type": "PGS", "errorCode": None, "authorizationResultDto": "OK"}
+    completed = make_event(
+        C.TRANSACTION_AUTHORIZATION_COMPLETED_EVENT,
+        with_changes(C.TRANSACTION_AUTHORIZATION_COMPLETED_EVENT, transactionGatewayAuthorizationData=pgs),
+    )
+    events = store_history([activated(), authorization_requested("CP"), completed, closure_requested()])
+
+    deliver("close-payment", events[-1].to_json_dict())
+
+    assert requests_to(stand_ins, "/nodo/") == []
+    [letter] = dead_letters()
+    assert letter["category"] == "PROCESSING_ERROR"
+    assert "PGS" in letter["error"]
+    assert codes()[-1] == "CLOSURE_REQUESTED"

@@ -24,12 +24,14 @@ from tests.transactions.handlers.builders import (
 )
 from tests.transactions.handlers.conftest import (
     HANDLER_DB,
+    consume,
     dead_letters,
     deliver,
     hidden_count,
     queue_length,
     requests_to,
     visible_events,
+    wait_until_visible,
 )
 from tests.transactions.handlers.npg_orders import AUTHORIZATION_FROM_ORDER, ORDER_PATH, npg_order_answers
 from transactions.models import Transaction
@@ -135,16 +137,21 @@ def test_a_redirect_payment_without_outcome_is_refunded_at_once(stand_ins):
 
 
 def test_an_npg_payment_without_outcome_waits_for_the_refund_delay_then_refunds(stand_ins, settings):
+    # Requested 58.5 s ago with a 1-minute delay and no margin: the message comes back about 2 s later.
+    settings.DISPATCHER = settings.DISPATCHER.replace(
+        NPG_REFUND_DELAY_FROM_AUTH_REQUEST_MINUTES=1, NPG_REFUND_EVENT_PROCESSING_DELAY_SECONDS=0
+    )
     npg_order_answers(stand_ins, "authorized")
-    events = expire_now([activated(), *payment("CP", completed=False)])
+    events = expire_now([activated(), *payment("CP", completed=False)], ages=[59, 58.5])
 
     assert codes()[-1] == "EXPIRED"
     assert queue_length("refund") == 0
     assert hidden_count("expiration") == 1, "the expiration message comes back after the delay"
     assert requests_to(stand_ins, "/npg/") == []
 
-    settings.DISPATCHER = settings.DISPATCHER.replace(NPG_REFUND_DELAY_FROM_AUTH_REQUEST_MINUTES=0)
-    deliver("expiration", events[0].to_json_dict())
+    [message] = wait_until_visible("expiration")
+    assert message == {"event": events[0].to_json_dict(), "tracingInfo": TRACING}, "the incoming message, unchanged"
+    consume("expiration")
 
     assert codes()[-2:] == ["EXPIRED", "REFUND_REQUESTED"], "the second run does not expire again"
     assert codes().count("EXPIRED") == 1
@@ -153,6 +160,7 @@ def test_an_npg_payment_without_outcome_waits_for_the_refund_delay_then_refunds(
     assert request.headers["Correlation-Id"] == CORRELATION_ID
     assert request.headers["X-Api-Key"] == "cards-key"
     assert len(visible_events("refund")) == 1
+    assert queue_length("expiration") == 0
 
 
 def test_an_npg_payment_requested_long_ago_is_refunded_without_waiting(stand_ins):
@@ -226,6 +234,22 @@ def test_a_closed_transaction_waits_for_the_payment_result_without_expiring(stan
     assert view_status() == "CLOSED"
     assert hidden_count("expiration") == 1
     assert dead_letters() == []
+
+
+def test_a_closed_transaction_comes_back_when_the_wait_ends_and_then_times_out(stand_ins, settings):
+    # Closed 58.5 s ago, 60 s to wait, no offset: the message comes back about 2 s later, too late.
+    settings.DISPATCHER = settings.DISPATCHER.replace(
+        SEND_PAYMENT_RESULT_TIMEOUT_SECONDS=60, SEND_PAYMENT_RESULT_EXPIRATION_OFFSET_SECONDS=0
+    )
+    events = expire_now(closed_history(), ages=[62, 61, 60, 59, 58.5])
+    assert codes()[-1] == "CLOSED"
+
+    [message] = wait_until_visible("expiration")
+    assert message == {"event": events[0].to_json_dict(), "tracingInfo": TRACING}
+    consume("expiration")
+
+    assert [letter["category"] for letter in dead_letters()] == ["SEND_PAYMENT_RESULT_RECEIVING_TIMEOUT"]
+    assert codes()[-1] == "EXPIRED"
 
 
 def test_a_closed_transaction_past_the_payment_result_timeout_is_dead_lettered_then_expired(stand_ins, settings):
@@ -343,4 +367,16 @@ def test_an_event_appended_during_the_refund_request_makes_the_expiration_decide
     assert codes()[-3:] == ["EXPIRED", "AUTHORIZATION_OUTCOME_WAITING", "REFUND_REQUESTED"]
     assert len(answers) == 2
     assert len(visible_events("refund")) == 1
+    assert dead_letters() == []
+
+
+def test_a_batch_expiration_older_than_the_last_event_is_not_stored_but_still_expires(stand_ins):
+    [batch_event] = dated([expired("ACTIVATED")], ages=[30])
+    store_history([activated(), user_canceled()], ages=[60, 10])
+
+    deliver("expiration", batch_event.to_json_dict())
+
+    assert codes() == ["ACTIVATED", "USER_CANCELED", "EXPIRED"]
+    assert stored_state().events[-1].id != batch_event.id
+    assert view_status() == "CANCELLATION_EXPIRED"
     assert dead_letters() == []
