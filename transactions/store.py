@@ -28,6 +28,7 @@ from transactions import events as ev
 from transactions.events.codec import encode
 from transactions.models import Transaction, TransactionEvent
 from transactions.reduction import TransactionState, reduce_events
+from transactions.tracing import trace_status_change
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 INCOMING_APPEND_ATTEMPTS = 5
@@ -120,6 +121,7 @@ def record_events(
             closure_error_data=closure_error_data,
             send_payment_result_outcome=send_payment_result_outcome,
         )
+    trace_status_change(state, new_events, view_status)
     return sequence
 
 
