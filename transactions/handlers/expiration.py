@@ -7,6 +7,10 @@
 3. append EXPIRED unless already expired;
 4. refund decision: manual check (dead letter REFUND_MANUAL_CHECK_REQUIRED), nothing, or
 5. a refund request, postponed for NPG transactions whose authorization outcome is still unknown.
+
+A message that comes back after its EXPIRED event was stored decides steps 4-5 again (the EXPIRED
+status is transient); one that comes back after its REFUND_REQUESTED was stored sends the refund
+message again (the refund consumer acts once: it refunds only in REFUND_REQUESTED).
 """
 
 from __future__ import annotations
@@ -19,10 +23,10 @@ from django.conf import settings
 
 from receivers.handlers import DeadLetterCategory, Outbox, QueueMessage, queue_handler
 from transactions import events as ev
-from transactions.handling import decide_with_reloads, store_incoming
+from transactions.handling import decide_with_reloads, events_after_incoming, resend_stored_event, store_incoming
 from transactions.reduction import TransactionState
 from transactions.refundability import is_refundable, is_refundable_check_required
-from transactions.refunds import request_refund
+from transactions.refunds import REFUND_QUEUE, request_refund
 from transactions.store import record_events
 
 logger = logging.getLogger(__name__)
@@ -44,6 +48,9 @@ def expiration(message: QueueMessage, outbox: Outbox) -> None:
 
 def expire(state: TransactionState, message: QueueMessage, outbox: Outbox, now: datetime | None = None) -> None:
     now = now or datetime.now(ev.EVENT_ZONE)
+    if _refund_requested_by_expiration(state, message):
+        resend_stored_event(outbox, REFUND_QUEUE, state.refund_requested, message.tracing_info)
+        return
     if state.status is None or not state.status.is_transient:
         logger.info("transaction %s in status %s: nothing to expire", message.transaction_id, state.status)
         return
@@ -57,6 +64,14 @@ def expire(state: TransactionState, message: QueueMessage, outbox: Outbox, now: 
         record_events(state, [event], view_status=expired_state.status)
         state = expired_state
     _decide_refund(state, message, outbox, now)
+
+
+def _refund_requested_by_expiration(state: TransactionState, message: QueueMessage) -> bool:
+    """The refund this expiration requested is stored and not acted on yet (its message may be lost)."""
+    requested = state.refund_requested
+    if state.status is not S.REFUND_REQUESTED or requested.data.status_before_refunded is not S.EXPIRED:
+        return False
+    return any(event.id == requested.id for event in events_after_incoming(state, message) or ())
 
 
 def _waits_for_send_payment_result(
