@@ -424,3 +424,21 @@ def test_a_refund_requested_by_the_closure_is_not_sent_again_by_the_expiration(s
 
     assert queue_length("refund") == 0
     assert codes()[-1] == "REFUND_REQUESTED"
+
+
+def test_an_expiration_redelivered_after_an_already_refunded_order_was_stored_is_dead_lettered_again(no_npg_delay):
+    npg_order_answers(no_npg_delay, "refunded")
+    events = store_history([activated(), *payment("CP", completed=False)])
+    lost = handle_and_lose_outbox("expiration", events[0].to_json_dict())
+    assert lost.error.category == "REFUND_MANUAL_CHECK_REQUIRED"
+    before = codes()
+
+    deliver("expiration", events[0].to_json_dict())
+
+    assert len(requests_to(no_npg_delay, ORDER_PATH)) == 1
+    assert codes() == before
+    assert before[-3:] == ["EXPIRED", "REFUND_REQUESTED", "REFUND_ERROR"]
+    [letter] = dead_letters()
+    assert (letter["category"], letter["transactionId"]) == ("REFUND_MANUAL_CHECK_REQUIRED", TX)
+    assert queue_length("refund") == 0
+    assert queue_length("expiration") == 0
