@@ -4,16 +4,17 @@ The transaction must be in REFUND_ERROR (else PROCESSING_ERROR); the refund runs
 retryCount, so a failure schedules the next retry without a new REFUND_ERROR event. A message
 that comes back after its attempt was stored (a redelivery, or a copy sent again by a handler that
 could not know whether its first send happened) finishes that attempt's follow-ups instead
-(`finish_refund_attempt`): no second gateway call, no dead letter for a refund it already recorded.
+(`transactions.refunds.refund_once`): no second gateway call, no dead letter for a refund it
+already recorded.
 """
 
 from __future__ import annotations
 
 from receivers.handlers import DeadLetterCategory, HandlerError, Outbox, QueueMessage, queue_handler
 from transactions import events as ev
-from transactions.handling import decide_with_reloads, events_after_incoming, retry_count_of, store_incoming
+from transactions.handling import retry_count_of, store_incoming
 from transactions.reduction import TransactionState
-from transactions.refunds import finish_refund_attempt, perform_refund
+from transactions.refunds import refund_once
 
 
 @queue_handler("refund-retry", accepts=[ev.TransactionRefundRetriedEvent.class_name()], parse=ev.parse_event)
@@ -21,15 +22,12 @@ def refund_retry(message: QueueMessage, outbox: Outbox) -> None:
     """Retry the refund of a transaction in REFUND_ERROR."""
     store_incoming(message)
 
-    def decide(state: TransactionState) -> None:
-        after = events_after_incoming(state, message) or ()
-        if finish_refund_attempt(state, after, retry_count_of(message), outbox, message.tracing_info):
-            return
+    def in_refund_error(state: TransactionState) -> bool:
         if state.status is not ev.TransactionStatus.REFUND_ERROR:
             raise HandlerError(
                 DeadLetterCategory.PROCESSING_ERROR,
                 f"transaction {message.transaction_id} cannot retry a refund in status {state.status}",
             )
-        perform_refund(state, retry_count_of(message), outbox, message.tracing_info)
+        return True
 
-    decide_with_reloads(message.transaction_id, outbox, decide)
+    refund_once(message, outbox, retry_count_of(message), in_refund_error)

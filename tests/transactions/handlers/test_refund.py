@@ -3,6 +3,8 @@
 import json
 
 import pytest
+from django.db import connections
+from werkzeug import Response
 
 from tests.transactions.factories import NPG_AUTHORIZATION, TX, C, make_event
 from tests.transactions.handlers.builders import (
@@ -43,7 +45,7 @@ from tests.transactions.handlers.refund_support import (
 )
 from transactions import events as ev
 from transactions.models import Transaction
-from transactions.store import record_events
+from transactions.store import record_events, store_incoming_event
 
 pytestmark = HANDLER_DB
 
@@ -347,3 +349,36 @@ def test_a_redirect_refund_redelivered_after_refund_error_was_stored_retries_wit
     assert codes()[-2:] == ["REFUND_ERROR", "REFUND_RETRIED"]
     assert data_of() == {"retryCount": 1, "transactionGatewayAuthorizationData": None}
     assert queue_length("refund-retry") == 1
+
+
+@pytest.mark.parametrize("gateway", ["NPG", "REDIRECT"])
+def test_an_event_appended_during_the_refund_call_is_recorded_around_without_a_second_refund_call(stand_ins, gateway):
+    """The REFUNDED append conflicts with an event another consumer stored while the gateway answered:
+    the handler re-decides on the fresh state and records the answer it has, calling the gateway once."""
+    events = npg_refund_requested() if gateway == "NPG" else redirect_refund_requested()
+    calls = []
+    answer = (
+        {"operationId": REFUND_OPERATION_ID, "operationTime": "2023-09-25 15:00:00.000"}
+        if gateway == "NPG"
+        else {"idTransaction": TX, "outcome": "OK"}
+    )
+
+    def refund_while_appending(request):
+        if not calls:
+            late = dated([make_event(C.TRANSACTION_AUTHORIZATION_OUTCOME_WAITING_EVENT)], ages=[0])[0]
+            try:
+                store_incoming_event(late)
+            finally:
+                connections.close_all()  # this server thread's own connection
+        calls.append(request)
+        return Response(json.dumps(answer), status=200, content_type="application/json")
+
+    path = npg_refund_path() if gateway == "NPG" else FORWARDER_PATH
+    stand_ins.expect_request(path, method="POST").respond_with_handler(refund_while_appending)
+
+    refund_now(events)
+
+    assert len(calls) == 1
+    assert codes()[-3:] == ["REFUND_REQUESTED", "AUTHORIZATION_OUTCOME_WAITING", "REFUNDED"]
+    assert view_status() == "REFUNDED"
+    assert dead_letters() == []
