@@ -615,3 +615,19 @@ def test_a_message_redelivered_after_its_retry_was_stored_sends_the_retry_once_a
     assert (codes().count("CLOSURE_ERROR"), codes().count("CLOSURE_RETRIED")) == (2, 2)
     assert queue_length("close-payment-retry") == 2, "retry 2, sent by the first copy and again by the second"
     assert dead_letters() == []
+
+
+def test_a_closure_message_redelivered_after_its_retries_moved_on_forks_no_second_retry_chain(stand_ins):
+    nodo_answers(stand_ins, status=503)
+    event = closure("CP")
+    deliver("close-payment", event.to_json_dict())  # CLOSURE_ERROR, retry 1
+    wait_until_visible("close-payment-retry")
+    consume("close-payment-retry")  # CLOSURE_ERROR, retry 2
+
+    deliver("close-payment", event.to_json_dict())  # its delete was lost: the first message comes back
+
+    assert len(requests_to(stand_ins, "/nodo/")) == 2
+    assert [data["retryCount"] for data in event_data("TRANSACTION_CLOSURE_RETRIED_EVENT")] == [1, 2]
+    assert codes().count("CLOSURE_ERROR") == 2
+    assert queue_length("close-payment-retry") == 1, "only retry 2"
+    assert dead_letters() == []
