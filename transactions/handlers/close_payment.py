@@ -189,7 +189,7 @@ def _record_outcome(
         closure_error_data=None,
         send_payment_result_outcome=ev.UserReceiptOutcome.NOT_RECEIVED if waiting_for_result else None,
     )
-    _finish_follow_ups(state.apply(event), message, outbox)
+    _follow_answer(state.apply(event), event, (), message, outbox)
 
 
 def _record_failure(state: TransactionState, error: Exception, message: QueueMessage, outbox: Outbox) -> None:
@@ -199,7 +199,7 @@ def _record_failure(state: TransactionState, error: Exception, message: QueueMes
     error_data = closure_error_data(error)
     event = ev.TransactionClosureErrorEvent.new(state.transaction_id, error_data)
     record_events(state, [event], view_status=S.CLOSURE_ERROR, closure_error_data=error_data)
-    _finish_follow_ups(state.apply(event), message, outbox)
+    _follow_answer(state.apply(event), event, (), message, outbox)
 
 
 # --- follow-ups of a stored answer -------------------------------------------------------------------
@@ -231,9 +231,18 @@ def _finish_follow_ups(state: TransactionState, message: QueueMessage, outbox: O
     Anything else (a later message took over, expiration, refund done) needs nothing from this one.
     """
     found = first_of(events_after_incoming(state, message) or (), ANSWER_CODES)
-    if found is None:
-        return
-    answer, later = found
+    if found is not None:
+        _follow_answer(state, *found, message, outbox)
+
+
+def _follow_answer(
+    state: TransactionState,
+    answer: ev.TransactionEvent,
+    later: tuple[ev.TransactionEvent, ...],
+    message: QueueMessage,
+    outbox: Outbox,
+) -> None:
+    """The follow-ups of `answer` given the events stored after it (`later`); see `_finish_follow_ups`."""
     follow_up = first_of(later, FOLLOW_UP_CODES)
     if follow_up is not None:
         _send_follow_up_again(state, *follow_up, message, outbox)
@@ -267,7 +276,7 @@ def _send_follow_up_again(
 def _follow_closure_error(
     state: TransactionState, error_data: ev.ClosureErrorData, message: QueueMessage, outbox: Outbox
 ) -> None:
-    status = error_data.http_status_code
+    status = _stored_status(error_data)
     if status is not None and _refundable(status, error_data.error_description):
         if state.is_authorized and state.is_closure_requested:
             request_refund(state, S.CLOSURE_ERROR, outbox, message.tracing_info)
@@ -287,6 +296,14 @@ def _follow_closure_error(
         )
     except NoRetryAttemptsLeft as exhausted:
         raise HandlerError(DeadLetterCategory.RETRY_EVENT_NO_ATTEMPTS_LEFT, str(exhausted)) from exhausted
+
+
+def _stored_status(error_data: ev.ClosureErrorData) -> int | None:
+    """Nodo's HTTP status as stored; a status without a name is stored as its digits."""
+    code = error_data.http_error_code
+    if error_data.http_status_code is None and code is not None and code.isdigit():
+        return int(code)
+    return error_data.http_status_code
 
 
 def _refundable(status: int, description: str | None) -> bool:
