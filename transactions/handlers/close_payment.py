@@ -14,9 +14,7 @@ close-payment-retry.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
 
 import redis
 from django.conf import settings
@@ -31,9 +29,17 @@ from transactions.close_payment_request import (
     closure_outcome,
     personal_data_needed,
 )
-from transactions.handling import decide_with_reloads, retry_count_of, store_incoming
+from transactions.handling import (
+    decide_with_reloads,
+    events_after_incoming,
+    first_of,
+    resend_retry_event,
+    resend_stored_event,
+    retry_count_of,
+    store_incoming,
+)
 from transactions.reduction import TransactionState
-from transactions.refunds import request_refund
+from transactions.refunds import REFUND_QUEUE, request_refund
 from transactions.retry import NoRetryAttemptsLeft, RetryKind, enqueue_retry_event
 from transactions.store import record_events
 
@@ -79,10 +85,14 @@ def close_payment_retry(message: QueueMessage, outbox: Outbox) -> None:
 
 
 def handle_closure(message: QueueMessage, outbox: Outbox) -> None:
-    """Steps 1-6 for either queue. Nodo is called once; recording its answer re-decides on conflicts."""
+    """Steps 1-6 for either queue. Nodo is called once; recording its answer re-decides on conflicts.
+
+    When Nodo's answer to this message is already stored (the message came back after its events
+    were committed), Nodo is not called again: only the follow-ups of that answer are finished.
+    """
     store_incoming(message)
     transaction_id = message.transaction_id
-    state = decide_with_reloads(transaction_id, outbox, _state_to_close)
+    state = decide_with_reloads(transaction_id, outbox, lambda fresh: _state_to_close(fresh, message, outbox))
     if state is None:
         return
     try:
@@ -98,21 +108,20 @@ def handle_closure(message: QueueMessage, outbox: Outbox) -> None:
     except (ClientError, ClosePaymentRequestError) as error:
         logger.warning("transaction %s: closePayment failed: %s", transaction_id, error)
         failure = error
-        decide_with_reloads(
-            transaction_id,
-            outbox,
-            lambda fresh: _record_failure(fresh, failure, retry_count_of(message), outbox, message.tracing_info),
-        )
+        decide_with_reloads(transaction_id, outbox, lambda fresh: _record_failure(fresh, failure, message, outbox))
         return
     decide_with_reloads(
-        transaction_id,
-        outbox,
-        lambda fresh: _record_outcome(fresh, closure, nodo_outcome, outbox, message.tracing_info),
+        transaction_id, outbox, lambda fresh: _record_outcome(fresh, closure, nodo_outcome, message, outbox)
     )
 
 
-def _state_to_close(state: TransactionState) -> TransactionState | None:
-    """The state when a closure is due, None when the transaction is already closed (steps 1-2)."""
+def _state_to_close(state: TransactionState, message: QueueMessage, outbox: Outbox) -> TransactionState | None:
+    """The state when a closure is due, None when the transaction is already closed (steps 1-2) or
+    Nodo's answer to this message is already stored (its follow-ups are finished instead)."""
+    if _answer_to(state, message) is not None:
+        logger.info("transaction %s: Nodo's answer is already stored", state.transaction_id)
+        _finish_follow_ups(state, message, outbox)
+        return None
     if state.has_closure_event:
         logger.info("transaction %s is already closed", state.transaction_id)
         return None
@@ -133,9 +142,14 @@ def _call_nodo(state: TransactionState, closure: Closure) -> ev.ClosureOutcome:
     return ev.ClosureOutcome(nodo.close_payment(body).value)
 
 
-def _still_closable(state: TransactionState, what: str) -> bool:
-    """After Nodo's call: False when another consumer closed it meanwhile; PROCESSING_ERROR when it
-    moved elsewhere (e.g. expired), so nothing contradicts what is stored."""
+def _still_closable(state: TransactionState, message: QueueMessage, outbox: Outbox, what: str) -> bool:
+    """After Nodo's call: False when an answer was stored meanwhile (its follow-ups are finished) or
+    another consumer closed it; PROCESSING_ERROR when it moved elsewhere (e.g. expired), so nothing
+    contradicts what is stored."""
+    if _answer_to(state, message) is not None:
+        logger.info("transaction %s: an answer was stored meanwhile; %s not recorded", state.transaction_id, what)
+        _finish_follow_ups(state, message, outbox)
+        return False
     if state.has_closure_event:
         logger.info("transaction %s was closed meanwhile; %s not recorded", state.transaction_id, what)
         return False
@@ -151,11 +165,12 @@ def _record_outcome(
     state: TransactionState,
     closure: Closure,
     nodo_outcome: ev.ClosureOutcome,
+    message: QueueMessage,
     outbox: Outbox,
-    tracing_info: Mapping[str, Any],
 ) -> None:
-    """Step 5: CLOSED / CLOSURE_FAILED, the view, and the refund of an authorized payment Nodo refused."""
-    if not _still_closable(state, f"Nodo's answer {nodo_outcome}"):
+    """Step 5: CLOSED / CLOSURE_FAILED and the view; then its follow-ups (a refund when an authorized
+    payment was answered KO)."""
+    if not _still_closable(state, message, outbox, f"Nodo's answer {nodo_outcome}"):
         return
     data = ev.TransactionClosureData(response_outcome=nodo_outcome, was_canceled_by_user=closure.canceled_by_user)
     if not closure.was_authorized and not closure.canceled_by_user:
@@ -174,37 +189,130 @@ def _record_outcome(
         closure_error_data=None,
         send_payment_result_outcome=ev.UserReceiptOutcome.NOT_RECEIVED if waiting_for_result else None,
     )
-    if view_status is S.CLOSED and nodo_outcome is ev.ClosureOutcome.KO:
-        request_refund(state.apply(event), S.CLOSED, outbox, tracing_info)
+    _follow_answer(state.apply(event), event, (), message, outbox)
 
 
-def _record_failure(
-    state: TransactionState,
-    error: Exception,
-    retry_count: int,
-    outbox: Outbox,
-    tracing_info: Mapping[str, Any],
-) -> None:
-    """Step 6: CLOSURE_ERROR (every attempt), then refund, retry or stop."""
-    if not _still_closable(state, "the closePayment failure"):
+def _record_failure(state: TransactionState, error: Exception, message: QueueMessage, outbox: Outbox) -> None:
+    """Step 6: CLOSURE_ERROR (every attempt); then its follow-ups: refund, retry or stop."""
+    if not _still_closable(state, message, outbox, "the closePayment failure"):
         return
     error_data = closure_error_data(error)
     event = ev.TransactionClosureErrorEvent.new(state.transaction_id, error_data)
     record_events(state, [event], view_status=S.CLOSURE_ERROR, closure_error_data=error_data)
-    state = state.apply(event)
-    if isinstance(error, NodoError) and error.refundable:
+    _follow_answer(state.apply(event), event, (), message, outbox)
+
+
+# --- follow-ups of a stored answer -------------------------------------------------------------------
+
+ANSWER_CODES = frozenset(
+    {ev.EventCode.TRANSACTION_CLOSED_EVENT, ev.EventCode.TRANSACTION_CLOSURE_FAILED_EVENT}
+    | {ev.EventCode.TRANSACTION_CLOSURE_ERROR_EVENT}
+)
+REFUND_REQUESTED = ev.EventCode.TRANSACTION_REFUND_REQUESTED_EVENT
+CLOSURE_RETRIED = ev.EventCode.TRANSACTION_CLOSURE_RETRIED_EVENT
+FOLLOW_UP_CODES = ANSWER_CODES | {REFUND_REQUESTED, CLOSURE_RETRIED}
+
+
+def _answer_to(state: TransactionState, message: QueueMessage) -> ev.TransactionEvent | None:
+    """Nodo's answer recorded for this message: the first closure outcome stored after its event."""
+    found = first_of(events_after_incoming(state, message) or (), ANSWER_CODES)
+    return found[0] if found else None
+
+
+def _finish_follow_ups(state: TransactionState, message: QueueMessage, outbox: Outbox) -> None:
+    """Do what the stored answer to this message implies and is not stored yet, or send again the
+    stored follow-up whose message may have been lost:
+
+    - CLOSED, Nodo KO, still CLOSED → request the refund (§5.1 step 5);
+    - CLOSURE_ERROR, still CLOSURE_ERROR → refund (refundable), retry (no answer, 5xx) or stop, as
+      step 6 decides from the stored error data;
+    - the answer's REFUND_REQUESTED stored, still REFUND_REQUESTED → the refund message again;
+    - the answer's CLOSURE_RETRIED stored and not answered yet → the retry message again.
+    Anything else (a later message took over, expiration, refund done) needs nothing from this one.
+    """
+    found = first_of(events_after_incoming(state, message) or (), ANSWER_CODES)
+    if found is not None:
+        _follow_answer(state, *found, message, outbox)
+
+
+def _follow_answer(
+    state: TransactionState,
+    answer: ev.TransactionEvent,
+    later: tuple[ev.TransactionEvent, ...],
+    message: QueueMessage,
+    outbox: Outbox,
+) -> None:
+    """The follow-ups of `answer` given the events stored after it (`later`); see `_finish_follow_ups`."""
+    follow_up = first_of(later, FOLLOW_UP_CODES)
+    if follow_up is not None:
+        _send_follow_up_again(state, *follow_up, message, outbox)
+    elif answer.event_code is ev.EventCode.TRANSACTION_CLOSED_EVENT:
+        if state.status is S.CLOSED and answer.data.response_outcome is ev.ClosureOutcome.KO:
+            request_refund(state, S.CLOSED, outbox, message.tracing_info)
+    elif answer.event_code is ev.EventCode.TRANSACTION_CLOSURE_ERROR_EVENT and state.status is S.CLOSURE_ERROR:
+        _follow_closure_error(state, answer.data, message, outbox)
+
+
+def _send_follow_up_again(
+    state: TransactionState,
+    follow_up: ev.TransactionEvent,
+    later: tuple[ev.TransactionEvent, ...],
+    message: QueueMessage,
+    outbox: Outbox,
+) -> None:
+    """The refund or retry message of a stored follow-up, while its consumer has not acted on it.
+
+    Both consumers are idempotent for a copy: the refund handler acts only in REFUND_REQUESTED and
+    its NPG refund carries the Idempotency-Key; a closure retry whose answer is stored calls Nodo no more.
+    """
+    refund_pending = state.status is S.REFUND_REQUESTED and state.refund_requested.id == follow_up.id
+    retry_pending = state.status is S.CLOSURE_ERROR and first_of(later, ANSWER_CODES) is None
+    if follow_up.event_code is REFUND_REQUESTED and refund_pending:
+        resend_stored_event(outbox, REFUND_QUEUE, follow_up, message.tracing_info)
+    elif follow_up.event_code is CLOSURE_RETRIED and retry_pending:
+        resend_retry_event(RetryKind.CLOSURE, follow_up, outbox, message.tracing_info)
+
+
+def _follow_closure_error(
+    state: TransactionState, error_data: ev.ClosureErrorData, message: QueueMessage, outbox: Outbox
+) -> None:
+    status = _stored_status(error_data)
+    if status is not None and _refundable(status, error_data.error_description):
         if state.is_authorized and state.is_closure_requested:
-            request_refund(state, S.CLOSURE_ERROR, outbox, tracing_info)
+            request_refund(state, S.CLOSURE_ERROR, outbox, message.tracing_info)
         return
     # Only Nodo's own answer can stop the retries; a failure to build the request (PDV included) is retried.
-    status = error.status if isinstance(error, NodoError) else None
     if status is not None and status < 500:
-        logger.warning("transaction %s: Nodo refused the closure (%s); no retry", state.transaction_id, error)
+        logger.warning("transaction %s: Nodo refused the closure (%s); no retry", state.transaction_id, status)
         return
     try:
-        enqueue_retry_event(RetryKind.CLOSURE, state, retry_count, outbox, tracing_info, closure_error_data=error_data)
+        enqueue_retry_event(
+            RetryKind.CLOSURE,
+            state,
+            retry_count_of(message),
+            outbox,
+            message.tracing_info,
+            closure_error_data=error_data,
+        )
     except NoRetryAttemptsLeft as exhausted:
         raise HandlerError(DeadLetterCategory.RETRY_EVENT_NO_ATTEMPTS_LEFT, str(exhausted)) from exhausted
+
+
+def _stored_status(error_data: ev.ClosureErrorData) -> int | None:
+    """Nodo's HTTP status as stored; a status without a name is stored as its digits."""
+    code = error_data.http_error_code
+    if error_data.http_status_code is None and code is not None and code.isdigit():
+        return int(code)
+    return error_data.http_status_code
+
+
+def _refundable(status: int, description: str | None) -> bool:
+    """`NodoError.refundable`, judged from the stored ClosureErrorData."""
+    return (
+        (status == 400 and description != nodo.INVALID_TOKEN)
+        or status == 404
+        or (status == 422 and description == nodo.RPT_NOT_RECEIVED)
+    )
 
 
 def closure_error_data(error: Exception) -> ev.ClosureErrorData:

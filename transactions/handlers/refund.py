@@ -2,6 +2,8 @@
 
 The retry count of an incoming REFUND_RETRIED event is ignored (always 0 here), as the reference
 does (spec Part A §7): a failure therefore records REFUND_ERROR and schedules retry number 1.
+A message that comes back after its attempt was stored finishes that attempt's follow-ups
+without calling the gateway again (`transactions.refunds.refund_once`).
 """
 
 from __future__ import annotations
@@ -10,9 +12,9 @@ import logging
 
 from receivers.handlers import Outbox, QueueMessage, queue_handler
 from transactions import events as ev
-from transactions.handling import decide_with_reloads, store_incoming
+from transactions.handling import store_incoming
 from transactions.reduction import TransactionState
-from transactions.refunds import perform_refund
+from transactions.refunds import refund_once
 
 logger = logging.getLogger(__name__)
 
@@ -25,11 +27,11 @@ logger = logging.getLogger(__name__)
 def refund(message: QueueMessage, outbox: Outbox) -> None:
     """Refund a transaction in REFUND_REQUESTED; any other status needs no refund."""
     store_incoming(message)
+    refund_once(message, outbox, 0, _in_refund_requested)
 
-    def decide(state: TransactionState) -> None:
-        if state.status is not ev.TransactionStatus.REFUND_REQUESTED:
-            logger.info("transaction %s in status %s: no refund needed", message.transaction_id, state.status)
-            return
-        perform_refund(state, 0, outbox, message.tracing_info)
 
-    decide_with_reloads(message.transaction_id, outbox, decide)
+def _in_refund_requested(state: TransactionState) -> bool:
+    if state.status is not ev.TransactionStatus.REFUND_REQUESTED:
+        logger.info("transaction %s in status %s: no refund needed", state.transaction_id, state.status)
+        return False
+    return True

@@ -33,6 +33,7 @@ from tests.transactions.handlers.conftest import (
     visible_events,
     wait_until_visible,
 )
+from tests.transactions.handlers.interruptions import handle_and_lose_outbox
 from tests.transactions.handlers.npg_orders import AUTHORIZATION_FROM_ORDER, ORDER_PATH, npg_order_answers
 from transactions.models import Transaction
 from transactions.store import store_incoming_event
@@ -380,3 +381,64 @@ def test_a_batch_expiration_older_than_the_last_event_is_not_stored_but_still_ex
     assert stored_state().events[-1].id != batch_event.id
     assert view_status() == "CANCELLATION_EXPIRED"
     assert dead_letters() == []
+
+
+# --- a message that comes back after its attempt was committed ------------------------------------
+
+
+def test_an_expiration_redelivered_after_expired_was_stored_postpones_the_npg_refund_once(stand_ins, settings):
+    settings.DISPATCHER = settings.DISPATCHER.replace(NPG_REFUND_DELAY_FROM_AUTH_REQUEST_MINUTES=10)
+    events = store_history([activated(), *payment("CP", completed=False)])
+    lost = handle_and_lose_outbox("expiration", events[0].to_json_dict())
+    assert lost.queue_keys == ["expiration"]
+
+    deliver("expiration", events[0].to_json_dict())
+
+    assert codes()[-1] == "EXPIRED"
+    assert codes().count("EXPIRED") == 1
+    assert hidden_count("expiration") == 1, "the postponed message, once"
+    assert queue_length("expiration") == 1
+    assert requests_to(stand_ins, "/npg/") == []
+
+
+def test_an_expiration_redelivered_after_its_refund_request_was_stored_sends_the_refund_message_once(no_npg_delay):
+    npg_order_answers(no_npg_delay, "authorized")
+    events = store_history([activated(), *payment("CP", completed=False)])
+    lost = handle_and_lose_outbox("expiration", events[0].to_json_dict())
+    assert lost.queue_keys == ["refund"]
+
+    deliver("expiration", events[0].to_json_dict())
+
+    assert len(requests_to(no_npg_delay, ORDER_PATH)) == 1
+    assert codes()[-2:] == ["EXPIRED", "REFUND_REQUESTED"]
+    assert codes().count("REFUND_REQUESTED") == 1
+    assert visible_events("refund") == [{"event": stored_state().events[-1].to_json_dict(), "tracingInfo": TRACING}]
+    assert view_status() == "REFUND_REQUESTED"
+    assert dead_letters() == []
+
+
+def test_a_refund_requested_by_the_closure_is_not_sent_again_by_the_expiration(stand_ins):
+    events = store_history([*closed_history("KO"), refund_requested("CLOSED")])
+
+    deliver("expiration", events[0].to_json_dict())
+
+    assert queue_length("refund") == 0
+    assert codes()[-1] == "REFUND_REQUESTED"
+
+
+def test_an_expiration_redelivered_after_an_already_refunded_order_was_stored_is_dead_lettered_again(no_npg_delay):
+    npg_order_answers(no_npg_delay, "refunded")
+    events = store_history([activated(), *payment("CP", completed=False)])
+    lost = handle_and_lose_outbox("expiration", events[0].to_json_dict())
+    assert lost.error.category == "REFUND_MANUAL_CHECK_REQUIRED"
+    before = codes()
+
+    deliver("expiration", events[0].to_json_dict())
+
+    assert len(requests_to(no_npg_delay, ORDER_PATH)) == 1
+    assert codes() == before
+    assert before[-3:] == ["EXPIRED", "REFUND_REQUESTED", "REFUND_ERROR"]
+    [letter] = dead_letters()
+    assert (letter["category"], letter["transactionId"]) == ("REFUND_MANUAL_CHECK_REQUIRED", TX)
+    assert queue_length("refund") == 0
+    assert queue_length("expiration") == 0

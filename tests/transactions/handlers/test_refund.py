@@ -3,8 +3,10 @@
 import json
 
 import pytest
+from django.db import connections
+from werkzeug import Response
 
-from tests.transactions.factories import NPG_AUTHORIZATION, TX
+from tests.transactions.factories import NPG_AUTHORIZATION, TX, C, make_event
 from tests.transactions.handlers.builders import (
     CORRELATION_ID,
     OPERATION_ID,
@@ -15,6 +17,7 @@ from tests.transactions.handlers.builders import (
     codes,
     dated,
     refund_retried,
+    store_history,
     stored_state,
 )
 from tests.transactions.handlers.conftest import (
@@ -26,7 +29,9 @@ from tests.transactions.handlers.conftest import (
     requests_to,
     run_consume_queue,
     send_event,
+    wait_until_visible,
 )
+from tests.transactions.handlers.interruptions import handle_and_lose_outbox
 from tests.transactions.handlers.npg_orders import ORDER_OPERATION_ID, npg_order_answers
 from tests.transactions.handlers.refund_support import (
     DASHED_TX,
@@ -38,7 +43,9 @@ from tests.transactions.handlers.refund_support import (
     npg_refund_requested,
     redirect_refund_requested,
 )
+from transactions import events as ev
 from transactions.models import Transaction
+from transactions.store import record_events, store_incoming_event
 
 pytestmark = HANDLER_DB
 
@@ -235,10 +242,11 @@ def test_a_redirect_refund_that_may_work_later_is_retried(stand_ins, failure):
 
 def test_a_transaction_not_in_refund_requested_needs_no_refund(stand_ins):
     npg_refund_answers(stand_ins)
-    events = npg_refund_requested(error=True)
+    events = npg_refund_requested()
+    store_history([make_event(C.TRANSACTION_REFUNDED_EVENT)], ages=[0])
     before = codes()
 
-    deliver("refund", events[-2].to_json_dict())
+    deliver("refund", events[-1].to_json_dict())
 
     assert codes() == before
     assert requests_to(stand_ins, "/npg/") == []
@@ -287,3 +295,90 @@ def test_the_consume_queue_command_refunds_through_npg(stand_ins, subprocess_env
     assert view_status() == "REFUNDED"
     assert requests_to(stand_ins, npg_refund_path())[0].headers["X-Api-Key"] == "cards-key"
     assert queue_length("refund") == 0
+
+
+# --- a message that comes back after its attempt was committed ------------------------------------
+
+
+def test_a_refund_redelivered_after_refund_error_was_stored_schedules_retry_one_without_calling_npg(stand_ins):
+    events = npg_refund_requested()
+    # What the first attempt committed before the consumer died: NPG failed, REFUND_ERROR stored.
+    error = ev.TransactionRefundErrorEvent.new(
+        TX, ev.TransactionRefundErrorData(status_before_refunded=ev.TransactionStatus.REFUND_REQUESTED)
+    )
+    record_events(stored_state(), [error], view_status=ev.TransactionStatus.REFUND_ERROR)
+
+    refund_now(events)
+
+    assert requests_to(stand_ins, "/npg/") == []
+    assert codes()[-3:] == ["REFUND_REQUESTED", "REFUND_ERROR", "REFUND_RETRIED"]
+    assert codes().count("REFUND_ERROR") == 1
+    assert data_of() == {"retryCount": 1, "transactionGatewayAuthorizationData": NPG_AUTHORIZATION}
+    assert view_status() == "REFUND_ERROR"
+    assert queue_length("refund-retry") == 1
+    assert dead_letters() == []
+
+
+def test_a_refund_redelivered_after_its_retry_was_stored_sends_the_retry_once(stand_ins):
+    npg_refund_answers(stand_ins, status=503)
+    events = npg_refund_requested()
+    lost = handle_and_lose_outbox("refund", events[-1].to_json_dict())
+    assert lost.queue_keys == ["refund-retry"]
+
+    refund_now(events)
+
+    assert len(requests_to(stand_ins, npg_refund_path())) == 1
+    assert codes()[-3:] == ["REFUND_REQUESTED", "REFUND_ERROR", "REFUND_RETRIED"]
+    assert (codes().count("REFUND_ERROR"), codes().count("REFUND_RETRIED")) == (1, 1)
+    [message] = wait_until_visible("refund-retry")
+    assert message == {"event": stored_state().events[-1].to_json_dict(), "tracingInfo": TRACING}
+    assert dead_letters() == []
+
+
+def test_a_redirect_refund_redelivered_after_refund_error_was_stored_retries_without_calling_the_psp(stand_ins):
+    """Why the lost attempt failed is not stored: even a KO gets retry 1 (refused again there)."""
+    forwarder_answers(stand_ins, outcome="KO")
+    events = redirect_refund_requested()
+    lost = handle_and_lose_outbox("refund", events[-1].to_json_dict())
+    assert lost.error is not None
+    assert lost.error.category == "PROCESSING_ERROR"
+
+    refund_now(events)
+
+    assert len(requests_to(stand_ins, FORWARDER_PATH)) == 1
+    assert codes()[-2:] == ["REFUND_ERROR", "REFUND_RETRIED"]
+    assert data_of() == {"retryCount": 1, "transactionGatewayAuthorizationData": None}
+    assert queue_length("refund-retry") == 1
+
+
+@pytest.mark.parametrize("gateway", ["NPG", "REDIRECT"])
+def test_an_event_appended_during_the_refund_call_is_recorded_around_without_a_second_refund_call(stand_ins, gateway):
+    """The REFUNDED append conflicts with an event another consumer stored while the gateway answered:
+    the handler re-decides on the fresh state and records the answer it has, calling the gateway once."""
+    events = npg_refund_requested() if gateway == "NPG" else redirect_refund_requested()
+    calls = []
+    answer = (
+        {"operationId": REFUND_OPERATION_ID, "operationTime": "2023-09-25 15:00:00.000"}
+        if gateway == "NPG"
+        else {"idTransaction": TX, "outcome": "OK"}
+    )
+
+    def refund_while_appending(request):
+        if not calls:
+            late = dated([make_event(C.TRANSACTION_AUTHORIZATION_OUTCOME_WAITING_EVENT)], ages=[0])[0]
+            try:
+                store_incoming_event(late)
+            finally:
+                connections.close_all()  # this server thread's own connection
+        calls.append(request)
+        return Response(json.dumps(answer), status=200, content_type="application/json")
+
+    path = npg_refund_path() if gateway == "NPG" else FORWARDER_PATH
+    stand_ins.expect_request(path, method="POST").respond_with_handler(refund_while_appending)
+
+    refund_now(events)
+
+    assert len(calls) == 1
+    assert codes()[-3:] == ["REFUND_REQUESTED", "AUTHORIZATION_OUTCOME_WAITING", "REFUNDED"]
+    assert view_status() == "REFUNDED"
+    assert dead_letters() == []

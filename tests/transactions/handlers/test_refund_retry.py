@@ -4,6 +4,7 @@ import pytest
 
 from tests.transactions.factories import NPG_AUTHORIZATION, TX
 from tests.transactions.handlers.builders import (
+    TRACING,
     activated,
     codes,
     expired,
@@ -21,8 +22,11 @@ from tests.transactions.handlers.conftest import (
     hidden_count,
     queue_length,
     requests_to,
+    wait_until_visible,
 )
+from tests.transactions.handlers.interruptions import handle_and_lose_outbox
 from tests.transactions.handlers.refund_support import (
+    FORWARDER_PATH,
     REFUND_OPERATION_ID,
     forwarder_answers,
     npg_refund_answers,
@@ -37,6 +41,10 @@ pytestmark = HANDLER_DB
 
 def retry_now(events):
     deliver("refund-retry", events[-1].to_json_dict())
+
+
+def retried_data():
+    return [e.to_json_dict()["data"] for e in stored_state().events if e.event_code.value.endswith("RETRIED_EVENT")]
 
 
 def data_of(index=-1):
@@ -141,3 +149,51 @@ def test_a_retry_for_a_transaction_not_in_refund_error_is_dead_lettered(stand_in
     [letter] = dead_letters()
     assert (letter["category"], letter["eventCode"]) == ("PROCESSING_ERROR", "TRANSACTION_REFUND_RETRIED_EVENT")
     assert len(requests_to(stand_ins, npg_refund_path())) == (1 if history == "refunded" else 0)
+
+
+# --- a message that comes back after its attempt was committed ------------------------------------
+
+
+def test_a_copy_of_a_retry_that_refunded_is_neither_refunded_again_nor_dead_lettered(stand_ins):
+    npg_refund_answers(stand_ins)
+    events = npg_refund_requested(retries=1)
+
+    retry_now(events)
+    retry_now(events)  # the same message again: redelivered, or sent again by a handler
+
+    assert codes().count("REFUNDED") == 1
+    assert len(requests_to(stand_ins, npg_refund_path())) == 1
+    assert dead_letters() == []
+    assert queue_length("refund-retry") == 0
+
+
+def test_a_retry_redelivered_after_the_next_retry_was_stored_sends_it_once(stand_ins):
+    npg_refund_answers(stand_ins, status=503)
+    events = npg_refund_requested(retries=1)
+    lost = handle_and_lose_outbox("refund-retry", events[-1].to_json_dict())
+    assert lost.queue_keys == ["refund-retry"]
+
+    retry_now(events)
+
+    assert len(requests_to(stand_ins, npg_refund_path())) == 1
+    assert [data["retryCount"] for data in retried_data()] == [1, 2]
+    [message] = wait_until_visible("refund-retry")
+    assert message == {"event": stored_state().events[-1].to_json_dict(), "tracingInfo": TRACING}
+    assert dead_letters() == []
+
+
+def test_a_retry_redelivered_after_a_redirect_ko_was_stored_is_dead_lettered_without_calling_the_psp(stand_ins):
+    forwarder_answers(stand_ins, outcome="KO")
+    events = redirect_refund_requested(retries=1)
+    lost = handle_and_lose_outbox("refund-retry", events[-1].to_json_dict())
+    assert lost.error is not None
+    before = codes()
+
+    retry_now(events)
+
+    assert len(requests_to(stand_ins, FORWARDER_PATH)) == 1
+    assert codes() == before
+    assert before.count("REFUND_ERROR") == 2, "the first attempt's and the KO's (spec Part A §7)"
+    [letter] = dead_letters()
+    assert letter["category"] == "PROCESSING_ERROR"
+    assert queue_length("refund-retry") == 0
