@@ -20,6 +20,16 @@ class ClosePaymentOutcome(enum.StrEnum):
     KO = "KO"
 
 
+def is_refundable_answer(status: int | None, description: str | None) -> bool:
+    """Spec §5.1: 400 (unless "Invalid token"), 404, and 422 "Node did not receive RPT yet" end the closure
+    for good, so an authorized payment is refunded instead of retried."""
+    return (
+        (status == 400 and description != INVALID_TOKEN)
+        or status == 404
+        or (status == 422 and description == RPT_NOT_RECEIVED)
+    )
+
+
 class NodoError(ClientError):
     """closePayment failed. `body` is Nodo's `{"outcome", "description"}` when it sent one."""
 
@@ -37,11 +47,7 @@ class NodoError(ClientError):
     @property
     def refundable(self) -> bool:
         """Nodo will never close this payment: refund it if it was authorized (no retry)."""
-        return (
-            (self.status == 400 and self.description != INVALID_TOKEN)
-            or self.status == 404
-            or (self.status == 422 and self.description == RPT_NOT_RECEIVED)
-        )
+        return is_refundable_answer(self.status, self.description)
 
     @property
     def http_status_name(self) -> str | None:

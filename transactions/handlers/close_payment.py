@@ -277,7 +277,7 @@ def _follow_closure_error(
     state: TransactionState, error_data: ev.ClosureErrorData, message: QueueMessage, outbox: Outbox
 ) -> None:
     status = _stored_status(error_data)
-    if status is not None and _refundable(status, error_data.error_description):
+    if status is not None and nodo.is_refundable_answer(status, error_data.error_description):
         if state.is_authorized and state.is_closure_requested:
             request_refund(state, S.CLOSURE_ERROR, outbox, message.tracing_info)
         return
@@ -304,15 +304,6 @@ def _stored_status(error_data: ev.ClosureErrorData) -> int | None:
     if error_data.http_status_code is None and code is not None and code.isdigit():
         return int(code)
     return error_data.http_status_code
-
-
-def _refundable(status: int, description: str | None) -> bool:
-    """`NodoError.refundable`, judged from the stored ClosureErrorData."""
-    return (
-        (status == 400 and description != nodo.INVALID_TOKEN)
-        or status == 404
-        or (status == 422 and description == nodo.RPT_NOT_RECEIVED)
-    )
 
 
 def closure_error_data(error: Exception) -> ev.ClosureErrorData:
