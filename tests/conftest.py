@@ -7,6 +7,10 @@ from pathlib import Path
 import pytest
 import redis
 from django.conf import settings
+from opentelemetry import trace
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from receivers.queues import create_all_queues
 
@@ -46,3 +50,22 @@ def subprocess_env(transactional_db):
 @pytest.fixture
 def manage_py():
     return [sys.executable, str(PROJECT_ROOT / "manage.py")]
+
+
+@pytest.fixture(scope="session")
+def span_exporter():
+    """An in-memory exporter (a real SDK component) on the SDK tracer provider, installed when none is yet."""
+    provider = trace.get_tracer_provider()
+    if not isinstance(provider, TracerProvider):
+        provider = TracerProvider()
+        trace.set_tracer_provider(provider)
+    exporter = InMemorySpanExporter()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    return exporter
+
+
+@pytest.fixture
+def spans(span_exporter):
+    """The exporter, emptied before the test."""
+    span_exporter.clear()
+    return span_exporter

@@ -1,26 +1,16 @@
 """Request spans from the Django instrumentation, with callback credentials kept out of them."""
 
 import pytest
-from opentelemetry import trace
 from opentelemetry.instrumentation.django import DjangoInstrumentor
-from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.sdk.trace.export import SimpleSpanProcessor
-from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from dispatcher_site import observability
 from dispatcher_site.observability import redact_query, redact_url
 
 
 @pytest.fixture
-def request_spans():
-    provider = trace.get_tracer_provider()
-    if not isinstance(provider, TracerProvider):
-        provider = TracerProvider()
-        trace.set_tracer_provider(provider)
-    exporter = InMemorySpanExporter()
-    provider.add_span_processor(SimpleSpanProcessor(exporter))
+def request_spans(spans):
     observability.instrument()
-    yield exporter
+    yield spans
     DjangoInstrumentor().uninstrument()
     observability._instrumented = False
 

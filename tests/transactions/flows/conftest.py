@@ -7,10 +7,6 @@ import json
 from collections.abc import Iterator
 
 import pytest
-from opentelemetry import trace
-from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.sdk.trace.export import SimpleSpanProcessor
-from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from receivers import handlers
 from receivers.handlers import HandlerRegistration, Outbox, serialize_queue_event
@@ -20,25 +16,6 @@ from tests.transactions.clients_support import statsd_listener  # noqa: F401 - f
 from tests.transactions.flows.stories import TRACING_INFO
 from transactions.models import Transaction
 from transactions.store import load_events, store_incoming_event
-
-
-@pytest.fixture(scope="session")
-def span_exporter():
-    """An in-memory exporter on the SDK tracer provider (installed when none is yet)."""
-    provider = trace.get_tracer_provider()
-    if not isinstance(provider, TracerProvider):
-        provider = TracerProvider()
-        trace.set_tracer_provider(provider)
-    exporter = InMemorySpanExporter()
-    provider.add_span_processor(SimpleSpanProcessor(exporter))
-    return exporter
-
-
-@pytest.fixture
-def spans(span_exporter):
-    """The exporter, emptied before the test."""
-    span_exporter.clear()
-    return span_exporter
 
 
 def status_spans(exporter) -> list[dict]:
