@@ -9,9 +9,17 @@ from collections.abc import Iterator
 import pytest
 
 from receivers import handlers
-from receivers.handlers import HandlerRegistration, Outbox, serialize_queue_event
+from receivers.handlers import HandlerRegistration, Outbox
 from receivers.processing import process_message
 from receivers.queues import QUEUES, queue_client
+from tests import queue_support
+from tests.queue_support import (  # noqa: F401 - re-exported for the test modules
+    dead_letters,
+    hidden_count,
+    queue_length,
+    requests_to,
+    visible_events,
+)
 from tests.transactions.clients_support import statsd_listener  # noqa: F401 - fixture for the flow tests
 from tests.transactions.flows.stories import TRACING_INFO
 from transactions.models import Transaction
@@ -103,36 +111,13 @@ def store(events) -> None:
 
 
 def send_event(queue_key: str, event, tracing_info: dict = TRACING_INFO) -> None:
-    document = event.to_json_dict() if hasattr(event, "to_json_dict") else event
-    queue_client(queue_key).send_message(serialize_queue_event(document, tracing_info))
+    queue_support.send_event(queue_key, event, tracing_info)
 
 
 def deliver(queue_key: str, event, tracing_info: dict = TRACING_INFO) -> None:
     """Send the event as a QueueEvent to its queue and let the queue runtime handle the queue once."""
     send_event(queue_key, event, tracing_info)
     consume(queue_key)
-
-
-def visible_events(queue_key: str) -> list[dict]:
-    """The QueueEvents visible on a queue now (peeked, so they stay)."""
-    return [json.loads(message.content) for message in queue_client(queue_key).peek_messages(max_messages=32)]
-
-
-def queue_length(queue_key: str) -> int:
-    return queue_client(queue_key).get_queue_properties().approximate_message_count
-
-
-def hidden_count(queue_key: str) -> int:
-    """Messages on the queue not visible yet (sent with a visibility delay)."""
-    return queue_length(queue_key) - len(visible_events(queue_key))
-
-
-def dead_letters() -> list[dict]:
-    return visible_events("dead-letter")
-
-
-def requests_to(httpserver, prefix: str) -> list:
-    return [request for request, _ in httpserver.log if request.path.startswith(prefix)]
 
 
 def stored_codes(transaction_id: str) -> list[str]:

@@ -3,15 +3,21 @@ database and loopback HTTP stand-ins for Nodo, NPG, the node forwarder and the P
 
 from __future__ import annotations
 
-import json
 import subprocess
-import time
 
 import pytest
 
-from receivers.handlers import serialize_queue_event
 from receivers.processing import process_message
 from receivers.queues import queue_client
+from tests import queue_support
+from tests.queue_support import (  # noqa: F401 - re-exported for the test modules
+    dead_letters,
+    hidden_count,
+    queue_length,
+    requests_to,
+    visible_events,
+    wait_until_visible,
+)
 from tests.transactions.clients_support import silent_base_url  # noqa: F401 - fixture
 from tests.transactions.handlers.builders import PSP_ID, REDIRECT_TYPE, TRACING
 
@@ -67,39 +73,7 @@ def stand_ins(httpserver, settings, queues):
 
 
 def send_event(queue_key: str, event: dict, tracing_info: dict = TRACING) -> None:
-    queue_client(queue_key).send_message(serialize_queue_event(event, tracing_info))
-
-
-def visible_events(queue_key: str) -> list[dict]:
-    """The QueueEvents visible on a queue now (peeked, so they stay)."""
-    return [json.loads(message.content) for message in queue_client(queue_key).peek_messages(max_messages=32)]
-
-
-def queue_length(queue_key: str) -> int:
-    """Messages on the queue, visible or not."""
-    return queue_client(queue_key).get_queue_properties().approximate_message_count
-
-
-def hidden_count(queue_key: str) -> int:
-    """Messages on the queue that are not visible yet (sent with a visibility delay)."""
-    return queue_length(queue_key) - len(visible_events(queue_key))
-
-
-def wait_until_visible(queue_key: str, limit_seconds: float = 10.0) -> list[dict]:
-    """The queue's visible QueueEvents once there are some (a delayed message became visible)."""
-    deadline = time.monotonic() + limit_seconds
-    while not (events := visible_events(queue_key)) and time.monotonic() < deadline:
-        time.sleep(0.1)
-    return events
-
-
-def dead_letters() -> list[dict]:
-    return visible_events("dead-letter")
-
-
-def requests_to(httpserver, prefix: str) -> list:
-    """The requests the stand-in under `prefix` received, oldest first."""
-    return [request for request, _ in httpserver.log if request.path.startswith(prefix)]
+    queue_support.send_event(queue_key, event, tracing_info)
 
 
 def deliver(queue_key: str, event: dict, tracing_info: dict = TRACING) -> None:
