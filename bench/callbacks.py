@@ -5,13 +5,14 @@
 It (re)creates the PostgreSQL database BENCH_DATABASE_URL (default
 postgres://postgres@127.0.0.1:5432/bench_notifications), migrates it, loads N `sending` notifications,
 starts gunicorn on a free port with the project's configuration, and drives, with the same bounded
-pool of keep-alive clients, N receipts (each for a distinct notification) and N requests to the
-trivial JSON view `/health/liveness`, interleaved in rounds so both see the same machine (both
-warmed up first: every server thread's database connection is open before measuring). It prints, as
-medians over the rounds, requests/s and p50/p99 latency of both and their ratio (target: receipts >=
-0.5 x the trivial view); then the CPU each request cost in gunicorn, in PostgreSQL backends and in this
-load generator (the machine is shared, so CPU per request is the steadier figure), the load average,
-and checks every receipt was applied exactly once.
+pool of keep-alive clients, N requests to the trivial JSON view `/health/liveness`, N receipts (each
+for a distinct notification) and the same N receipts again (duplicates, answered "ignored"),
+interleaved in rounds so all see the same machine (all warmed up first: every server thread's
+database connection is open before measuring). It prints, as medians over the rounds, requests/s and
+p50/p99 latency of each and the ratio receipts/trivial (target >= 0.5); then the CPU each request
+cost in gunicorn, in PostgreSQL backends and in this load generator (the machine is shared, so CPU
+per request is the steadier figure), the load average, and checks every receipt was applied exactly
+once (duplicates included).
 """
 
 from __future__ import annotations
@@ -232,7 +233,7 @@ def main() -> int:
         body = urlencode({"status": "0", "reference": notification_id, "mobile": "447700900000"})
         return lambda: client.request("POST", "/notifications/sms/firetext", body, form_headers)
 
-    names = ("trivial", "firetext")
+    names = ("trivial", "firetext", "duplicate")
     rates = {name: [] for name in names}
     latencies = {name: [] for name in names}
     cpu = {name: {"gunicorn": 0.0, "postgres": 0.0, "client": 0.0} for name in names}
@@ -245,7 +246,13 @@ def main() -> int:
             per_round = len(ids) // ROUNDS
             for round_index in range(ROUNDS):
                 batch = ids[round_index * per_round : (round_index + 1) * per_round]
-                for name, calls in (("trivial", [trivial] * len(batch)), ("firetext", [receipt(i) for i in batch])):
+                phases = (
+                    ("trivial", [trivial] * len(batch)),
+                    ("firetext", [receipt(i) for i in batch]),
+                    # Providers retry: the same receipts again must be answered "ignored" and change nothing.
+                    ("duplicate", [receipt(i) for i in batch]),
+                )
+                for name, calls in phases:
                     before = meter.snapshot()
                     wall, round_latencies = drive(pool, calls)
                     for part, seconds in meter.spent(before, meter.snapshot()).items():
@@ -256,10 +263,11 @@ def main() -> int:
         stop(server)
 
     print(f"gunicorn (config defaults: 2 workers x 4 threads) on PostgreSQL, {arguments.clients} clients, ", end="")
-    print(f"{ROUNDS} rounds of {per_round} + {per_round} requests, medians over rounds")
+    print(f"{ROUNDS} rounds of {per_round} requests per phase, medians over rounds")
     trivial_rate = describe("GET /health/liveness", rates["trivial"], latencies["trivial"])
     firetext_rate = describe("POST firetext receipts", rates["firetext"], latencies["firetext"])
-    for name, label in (("trivial", "liveness"), ("firetext", "receipt")):
+    describe("POST duplicate receipts", rates["duplicate"], latencies["duplicate"])
+    for name, label in (("trivial", "liveness"), ("firetext", "receipt"), ("duplicate", "duplicate")):
         count = len(latencies[name])
         parts = "   ".join(f"{part} {seconds / count * 1000:.2f} ms" for part, seconds in cpu[name].items())
         print(f"CPU per {label:<9} {parts}")
