@@ -5,10 +5,14 @@
 It (re)creates the PostgreSQL database BENCH_DATABASE_URL (default
 postgres://postgres@127.0.0.1:5432/bench_notifications), migrates it, loads N `sending` notifications,
 starts gunicorn on a free port with the project's configuration, and drives, with the same bounded
-pool of keep-alive clients, N receipts (each for a distinct notification) and N requests to the
-trivial JSON view `/health/liveness`, interleaved in rounds so both see the same machine. It prints
-requests/s and p50/p99 latency of both, the gunicorn CPU each request cost, and their ratio (target:
-receipts >= 0.5 x the trivial view), then checks every receipt was applied exactly once.
+pool of keep-alive clients, N requests to the trivial JSON view `/health/liveness`, N receipts (each
+for a distinct notification) and the same N receipts again (duplicates, answered "ignored"),
+interleaved in rounds so all see the same machine (all warmed up first: every server thread's
+database connection is open before measuring). It prints, as medians over the rounds, requests/s and
+p50/p99 latency of each and the ratio receipts/trivial (target >= 0.5); then the CPU each request
+cost in gunicorn, in PostgreSQL backends and in this load generator (the machine is shared, so CPU
+per request is the steadier figure), the load average, and checks every receipt was applied exactly
+once (duplicates included).
 """
 
 from __future__ import annotations
@@ -38,7 +42,8 @@ SERVER_ENVIRONMENT = {
     "LOG_LEVEL": "WARNING",
     "STATSD_ENABLED": "false",
 }
-ROUNDS = 4
+ROUNDS = 6
+WARM_UP = 200
 
 
 def recreate_database(create: bool = True) -> None:
@@ -132,10 +137,10 @@ class Client:
         return elapsed
 
 
-def process_tree_cpu_seconds(root_pid: int) -> float:
-    """User + system CPU of a process and its children so far (Linux /proc)."""
+def process_cpu_seconds() -> dict[int, float]:
+    """User + system CPU of every process so far, by pid (Linux /proc), with its parent pid."""
     ticks = os.sysconf("SC_CLK_TCK")
-    total = 0.0
+    processes = {}
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
             continue
@@ -143,9 +148,46 @@ def process_tree_cpu_seconds(root_pid: int) -> float:
             fields = Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()
         except OSError:
             continue
-        if int(entry) == root_pid or int(fields[1]) == root_pid:
-            total += (int(fields[11]) + int(fields[12])) / ticks
-    return total
+        processes[int(entry)] = (int(fields[1]), (int(fields[11]) + int(fields[12])) / ticks)
+    return processes
+
+
+def database_backends() -> set[int]:
+    """PostgreSQL backends serving the benchmark's database (their title names it)."""
+    name = urlparse(DATABASE_URL).path.lstrip("/")
+    pids = set()
+    for entry in os.listdir("/proc"):
+        try:
+            title = Path(f"/proc/{entry}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+        except (OSError, ValueError):
+            continue
+        if title.startswith("postgres: ") and f" {name} " in title:
+            pids.add(int(entry))
+    return pids
+
+
+class CpuMeter:
+    """CPU spent by gunicorn (master and workers), PostgreSQL backends and this process during a phase."""
+
+    def __init__(self, server_pid: int):
+        self.server_pid = server_pid
+
+    def snapshot(self) -> dict[str, float]:
+        processes, backends = process_cpu_seconds(), database_backends()
+        return {
+            "gunicorn": sum(cpu for pid, (ppid, cpu) in processes.items() if self.server_pid in (pid, ppid)),
+            "backends": {pid: processes[pid][1] for pid in backends if pid in processes},
+            "client": time.process_time(),
+        }
+
+    @staticmethod
+    def spent(before: dict, after: dict) -> dict[str, float]:
+        postgres = sum(cpu - before["backends"].get(pid, 0.0) for pid, cpu in after["backends"].items())
+        return {
+            "gunicorn": after["gunicorn"] - before["gunicorn"],
+            "postgres": postgres,
+            "client": after["client"] - before["client"],
+        }
 
 
 def drive(pool: ThreadPoolExecutor, calls: list) -> tuple[float, list[float]]:
@@ -155,10 +197,13 @@ def drive(pool: ThreadPoolExecutor, calls: list) -> tuple[float, list[float]]:
     return time.perf_counter() - started, latencies
 
 
-def describe(name: str, wall: float, latencies: list[float]) -> float:
-    rate = len(latencies) / wall
+def describe(name: str, rates: list[float], latencies: list[float]) -> float:
+    rate = statistics.median(rates)
     cuts = statistics.quantiles(latencies, n=100)
-    print(f"{name:<28} {rate:8.0f} req/s   p50 {cuts[49] * 1000:6.2f} ms   p99 {cuts[98] * 1000:6.2f} ms")
+    print(
+        f"{name:<28} {rate:8.0f} req/s (rounds {min(rates):.0f}-{max(rates):.0f})"
+        f"   p50 {cuts[49] * 1000:6.2f} ms   p99 {cuts[98] * 1000:6.2f} ms"
+    )
     return rate
 
 
@@ -173,10 +218,12 @@ def main() -> int:
 
     recreate_database()
     setup_django()
-    ids = load_notifications(arguments.notifications, arguments.services)
+    ids = load_notifications(arguments.notifications + WARM_UP, arguments.services)
+    warm_up_ids, ids = ids[:WARM_UP], ids[WARM_UP:]
     port = free_port()
     server = start_gunicorn(port)
     client = Client(port)
+    meter = CpuMeter(server.pid)
     form_headers = {"Content-Type": "application/x-www-form-urlencoded"}
 
     def trivial():
@@ -186,42 +233,63 @@ def main() -> int:
         body = urlencode({"status": "0", "reference": notification_id, "mobile": "447700900000"})
         return lambda: client.request("POST", "/notifications/sms/firetext", body, form_headers)
 
+    names = ("trivial", "firetext", "duplicate")
+    rates = {name: [] for name in names}
+    latencies = {name: [] for name in names}
+    cpu = {name: {"gunicorn": 0.0, "postgres": 0.0, "client": 0.0} for name in names}
+    load_before = os.getloadavg()
     try:
         with ThreadPoolExecutor(max_workers=arguments.clients) as pool:
-            drive(pool, [trivial] * 200)  # warm up workers, connections and caches
+            # Warm up workers, keep-alive connections, every server thread's database connection and caches.
+            drive(pool, [trivial] * WARM_UP)
+            drive(pool, [receipt(i) for i in warm_up_ids])
             per_round = len(ids) // ROUNDS
-            results = {"trivial": [0.0, []], "firetext": [0.0, []]}
-            server_cpu = {"trivial": 0.0, "firetext": 0.0}
             for round_index in range(ROUNDS):
                 batch = ids[round_index * per_round : (round_index + 1) * per_round]
-                for name, calls in (("trivial", [trivial] * len(batch)), ("firetext", [receipt(i) for i in batch])):
-                    cpu_before = process_tree_cpu_seconds(server.pid)
-                    wall, latencies = drive(pool, calls)
-                    server_cpu[name] += process_tree_cpu_seconds(server.pid) - cpu_before
-                    results[name][0] += wall
-                    results[name][1] += latencies
+                phases = (
+                    ("trivial", [trivial] * len(batch)),
+                    ("firetext", [receipt(i) for i in batch]),
+                    # Providers retry: the same receipts again must be answered "ignored" and change nothing.
+                    ("duplicate", [receipt(i) for i in batch]),
+                )
+                for name, calls in phases:
+                    before = meter.snapshot()
+                    wall, round_latencies = drive(pool, calls)
+                    for part, seconds in meter.spent(before, meter.snapshot()).items():
+                        cpu[name][part] += seconds
+                    rates[name].append(len(calls) / wall)
+                    latencies[name] += round_latencies
     finally:
         stop(server)
 
-    print(f"gunicorn (config defaults: 2 workers x 4 threads) on PostgreSQL, {arguments.clients} clients")
-    trivial_rate = describe("GET /health/liveness", *results["trivial"])
-    firetext_rate = describe("POST firetext receipts", *results["firetext"])
-    for name, label in (("trivial", "liveness"), ("firetext", "receipt")):
-        print(f"gunicorn CPU per {label}: {server_cpu[name] / len(results[name][1]) * 1000:.2f} ms")
+    print(f"gunicorn (config defaults: 2 workers x 4 threads) on PostgreSQL, {arguments.clients} clients, ", end="")
+    print(f"{ROUNDS} rounds of {per_round} requests per phase, medians over rounds")
+    trivial_rate = describe("GET /health/liveness", rates["trivial"], latencies["trivial"])
+    firetext_rate = describe("POST firetext receipts", rates["firetext"], latencies["firetext"])
+    describe("POST duplicate receipts", rates["duplicate"], latencies["duplicate"])
+    for name, label in (("trivial", "liveness"), ("firetext", "receipt"), ("duplicate", "duplicate")):
+        count = len(latencies[name])
+        parts = "   ".join(f"{part} {seconds / count * 1000:.2f} ms" for part, seconds in cpu[name].items())
+        print(f"CPU per {label:<9} {parts}")
+    cpu_ratio = cpu["trivial"]["gunicorn"] / cpu["firetext"]["gunicorn"]
+    print(f"gunicorn CPU ratio liveness/receipt: {cpu_ratio:.2f}")
     ratio = firetext_rate / trivial_rate
     print(f"ratio receipts/trivial: {ratio:.2f} (target >= 0.50: {'met' if ratio >= 0.5 else 'NOT met'})")
+    load_after = os.getloadavg()
+    print(f"load average before {load_before[0]:.2f}, after {load_after[0]:.2f} (1 min; {os.cpu_count()} CPUs)")
 
     from django.db import connections
 
     from notifications import statistics as notification_statistics
     from notifications.models import Notification
 
+    sent = len(latencies["firetext"]) + len(warm_up_ids)
     applied = Notification.objects.filter(status="delivered").count()
     differences = notification_statistics.differences()
     connections.close_all()
     recreate_database(create=False)
-    print(f"receipts applied: {applied} of {len(results['firetext'][1])}; statistics differences: {len(differences)}")
-    return 0 if applied == len(results["firetext"][1]) and not differences else 1
+    print(f"receipts applied: {applied} of {sent} (warm-up included); statistics differences: {len(differences)}")
+    return 0 if applied == sent and not differences else 1
 
 
 if __name__ == "__main__":

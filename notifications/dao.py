@@ -99,26 +99,29 @@ def update_notification_status_by_reference(
 def _update_status(
     lookup: dict, updatable: tuple[str, ...], outcome: ProviderOutcome, provider_status: str, provider_code: str | None
 ) -> StatusUpdate:
-    with transaction.atomic():
-        for _ in range(_MAX_ATTEMPTS):
-            matches = Notification.objects.filter(**lookup).only(*_UPDATE_FIELDS).order_by()[:1]
-            notification = next(iter(matches), None)
-            if notification is None:
-                return StatusUpdate(None, applied=False)
-            previous = notification.status
-            if previous not in updatable:
-                return StatusUpdate(notification, applied=False, previous_status=previous)
-            new_status = stored_status(previous, outcome.status)
-            now = timezone.now()
+    for _ in range(_MAX_ATTEMPTS):
+        # Read before the transaction: the update is conditional on the status read, so reading inside it
+        # adds no safety, and a receipt for an unknown or already final notification (providers retry)
+        # then costs one statement without a BEGIN and a COMMIT.
+        matches = Notification.objects.filter(**lookup).only(*_UPDATE_FIELDS).order_by()[:1]
+        notification = next(iter(matches), None)
+        if notification is None:
+            return StatusUpdate(None, applied=False)
+        previous = notification.status
+        if previous not in updatable:
+            return StatusUpdate(notification, applied=False, previous_status=previous)
+        new_status = stored_status(previous, outcome.status)
+        now = timezone.now()
+        with transaction.atomic():
             changed = Notification.objects.filter(id=notification.id, status=previous).update(
                 status=new_status, provider_status=provider_status, provider_code=provider_code or "", updated_at=now
             )
-            if changed:
-                notification.status, notification.updated_at = new_status, now
-                if new_status != previous and outcome.statistics_status:
-                    counter = DailyStatistics.counter(notification.notification_type, outcome.statistics_status)
-                    DailyStatistics.add(notification.service_id, notification.statistics_day, counter)
-                return StatusUpdate(notification, applied=True, previous_status=previous)
+            if changed and new_status != previous and outcome.statistics_status:
+                counter = DailyStatistics.counter(notification.notification_type, outcome.statistics_status)
+                DailyStatistics.add(notification.service_id, notification.statistics_day, counter)
+        if changed:
+            notification.status, notification.updated_at = new_status, now
+            return StatusUpdate(notification, applied=True, previous_status=previous)
     raise RuntimeError(f"notification {lookup} kept changing status during {_MAX_ATTEMPTS} attempts")
 
 

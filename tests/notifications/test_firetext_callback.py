@@ -186,6 +186,14 @@ def test_a_duplicate_makes_at_most_four_queries(client, make_notification):
     assert len(data_queries(queries)) <= 4, [q["sql"] for q in queries]
 
 
+@pytest.mark.django_db(transaction=True)
+def test_a_duplicate_is_answered_from_one_read_without_opening_a_transaction(client, make_notification):
+    notification = make_notification(status="delivered")
+    with CaptureQueriesContext(connection) as queries:
+        assert post(client, notification.id, "0").status_code == 200
+    assert [q["sql"].split()[0] for q in queries] == ["SELECT"]
+
+
 def test_get_is_not_allowed(client, db):
     assert client.get(URL).status_code == 405
 
