@@ -9,10 +9,9 @@ from dispatcher_site.observability import redact_query, redact_url
 
 @pytest.fixture
 def request_spans(spans):
-    observability.instrument()
+    observability.instrument_django()
     yield spans
     DjangoInstrumentor().uninstrument()
-    observability._instrumented = False
 
 
 @pytest.mark.parametrize(
@@ -41,3 +40,23 @@ def test_a_callback_token_never_reaches_the_request_span(client, request_spans):
         for value in span.attributes.values():
             assert "callback-secret" not in str(value)
     assert any("token=REDACTED" in str(value) for span in finished for value in span.attributes.values())
+
+
+def test_nothing_is_instrumented_without_an_exporter(settings):
+    assert not observability.exporter_requested()
+    observability.instrument()
+    assert not DjangoInstrumentor().is_instrumented_by_opentelemetry
+
+
+@pytest.mark.parametrize(
+    ("changes", "expected"),
+    [
+        ({}, False),
+        ({"OTEL_TRACES_EXPORTER": "none"}, False),
+        ({"OTEL_TRACES_EXPORTER": "otlp"}, True),
+        ({"OTEL_EXPORTER_OTLP_ENDPOINT": "http://127.0.0.1:4318"}, True),
+    ],
+)
+def test_an_exporter_is_requested_by_the_standard_variables(settings, changes, expected):
+    settings.DISPATCHER = settings.DISPATCHER.replace(**changes)
+    assert observability.exporter_requested() is expected
