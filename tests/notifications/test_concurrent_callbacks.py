@@ -1,7 +1,6 @@
 """Many threads post receipts for the same notifications at once (duplicates and conflicting statuses); after
 that every statistics counter equals what rebuild_statistics computes from the rows. PostgreSQL only."""
 
-import json
 import random
 from concurrent.futures import ThreadPoolExecutor
 
@@ -48,13 +47,16 @@ def post_receipt(session: requests.Session, base_url: str, kind: str, target: st
 
 
 def test_racing_receipts_count_each_notification_exactly_once(on_postgresql, live_server, make_notification):
-    sms = [make_notification(status=random.choice(["created", "sending"])) for _ in range(15)]
+    seed = random.randrange(2**32)
+    print(f"receipt order seed: {seed}")  # shown when the test fails, to replay the same order
+    shuffler = random.Random(seed)
+    sms = [make_notification(status=shuffler.choice(["created", "sending"])) for _ in range(15)]
     emails = [make_notification(status="sending", notification_type="email", reference=f"ses-{i}") for i in range(10)]
     work = [
         ("firetext" if k == "firetext" else "mmg", str(n.id), c) for n in sms for k, c in SMS_RECEIPTS for _ in (0, 1)
     ]
     work += [("ses", n.reference, event) for n in emails for event in SES_EVENTS for _ in (0, 1)]
-    random.shuffle(work)
+    shuffler.shuffle(work)
 
     sessions = [requests.Session() for _ in range(12)]
 
@@ -73,5 +75,4 @@ def test_racing_receipts_count_each_notification_exactly_once(on_postgresql, liv
     rows = DailyStatistics.objects.all()
     assert sum(r.sms_delivered + r.sms_failed for r in rows) == len(sms)
     assert sum(r.emails_delivered + r.emails_failed for r in rows) == len(emails)
-    assert json.dumps(sorted(set(statuses)))  # every status is a known one
     assert set(statuses) <= {"delivered", "permanent-failure", "temporary-failure"}
