@@ -20,7 +20,6 @@ from dispatcher_site.instrumentation import statsd
 from notifications.models import (
     PENDING,
     PERMANENT_FAILURE,
-    SENDING,
     TEMPORARY_FAILURE,
     UPDATABLE_STATUSES,
     ApiKey,
@@ -30,8 +29,6 @@ from notifications.models import (
 )
 from notifications.providers import ProviderOutcome
 
-# SES receipts name a notification that has been handed to SES, so never one still `created`.
-UPDATABLE_BY_REFERENCE = (SENDING, PENDING)
 # Each attempt that loses a race sees a later status; a status moves forward at most three times.
 _MAX_ATTEMPTS = 5
 _UPDATE_FIELDS = ("id", "status", "service_id", "notification_type", "created_at", "sent_at")
@@ -93,7 +90,9 @@ def update_notification_status_by_id(
 def update_notification_status_by_reference(
     reference: str, outcome: ProviderOutcome, provider_status: str, provider_code: str | None = None
 ) -> StatusUpdate:
-    return _update_status({"reference": reference}, UPDATABLE_BY_REFERENCE, outcome, provider_status, provider_code)
+    # Part A §3: created, sending and pending are updatable whoever reports. An SES receipt can beat the send
+    # task's own move to `sending` (the reference is known as soon as SES answers) and must not be lost.
+    return _update_status({"reference": reference}, UPDATABLE_STATUSES, outcome, provider_status, provider_code)
 
 
 def _update_status(

@@ -111,6 +111,15 @@ def test_a_repeated_event_is_ignored_with_200_and_counted_once(client, email_sen
     assert statistics_of(email_sent)["emails_failed"] == 0
 
 
+def test_a_receipt_that_beats_the_move_to_sending_is_applied(client, make_notification):
+    notification = make_notification(status="created", notification_type="email", reference="ses-message-1")
+    response = post(client, ses_body())
+    assert response.status_code == 200
+    notification.refresh_from_db()
+    assert notification.status == "delivered"
+    assert statistics_of(notification)["emails_delivered"] == 1
+
+
 def test_a_hard_bounce_after_pending_becomes_temporary_failure(client, make_notification):
     notification = make_notification(status="pending", notification_type="email", reference="ses-message-1")
     post(client, ses_body("Bounce", bounce={"bounceType": "Permanent"}))
