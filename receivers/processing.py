@@ -1,6 +1,7 @@
 """What happens to one received message (spec Part A §3-5): parse, handle, send, dead-letter, delete.
 
 `process_message()` is the whole contract of the runtime for a single message:
+0. a message whose lease ran out before a thread got to it is left alone (another consumer may hold it);
 1. a message dequeued more than DEQUEUE_LIMIT times is dead-lettered as PROCESSING_ERROR;
 2. a message that is not an accepted v2 QueueEvent is dead-lettered as EVENT_PARSING_ERROR;
 3. the handler runs in a span whose parent is the message's traceparent;
@@ -15,6 +16,7 @@ from __future__ import annotations
 import enum
 import logging
 import time
+from datetime import UTC
 
 import redis
 from azure.core.exceptions import AzureError, HttpResponseError, ResourceNotFoundError
@@ -54,6 +56,10 @@ class Outcome(enum.StrEnum):
 def process_message(queue_key: str, received: ReceivedMessage) -> Outcome:
     """Handle one message and delete it once its work is done; never raises for the message's sake."""
     stats = statsd_client()
+    if lease_expired(received):
+        logger.warning("message %s of %s left alone: its lease ran out before it was handled", received.id, queue_key)
+        stats.incr(f"queue.{queue_key}.{Outcome.RETRIED}")
+        return Outcome.RETRIED
     if received.inserted_on is not None:
         stats.timing_with_dates(f"queue.{queue_key}.wait", timezone.now(), received.inserted_on)
     db.close_old_connections()
@@ -74,6 +80,16 @@ def process_message(queue_key: str, received: ReceivedMessage) -> Outcome:
         db.close_old_connections()
     stats.incr(f"queue.{queue_key}.{outcome}")
     return outcome
+
+
+def lease_expired(received: ReceivedMessage) -> bool:
+    """Whether the message is visible again, so that another consumer may be handling it."""
+    visible_on = received.next_visible_on
+    if visible_on is None:
+        return False
+    if visible_on.tzinfo is None:
+        visible_on = visible_on.replace(tzinfo=UTC)
+    return visible_on <= timezone.now()
 
 
 def _delete(queue_key: str, received: ReceivedMessage) -> None:

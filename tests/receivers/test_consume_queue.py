@@ -2,6 +2,7 @@
 
 import signal
 import subprocess
+from collections import Counter
 
 import pytest
 from azure.storage.queue import QueueClient
@@ -10,8 +11,8 @@ from dispatcher_site import local_servers
 from dispatcher_site.local_servers import free_port
 from receivers.handlers import serialize_queue_event
 from receivers.models import ProbeReceipt
-from receivers.probe import probe_event
-from tests.receivers.conftest import TRACEPARENT, queue_length, send_probe, wait_until
+from receivers.probe import handle_probe, parse_probe, probe_event
+from tests.receivers.conftest import TRACEPARENT, consume_once, queue_length, send_probe, wait_until
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
@@ -151,3 +152,22 @@ def test_a_consumer_outlives_an_unreachable_queue_service_and_reconnects(start_c
         assert consumer.wait() == 0
     finally:
         local_servers.stop(azurite)
+
+
+def test_few_threads_and_slow_handlers_handle_each_message_once_within_its_lease(queues, probe_handler):
+    calls = []
+
+    def counted(message, outbox):
+        calls.append((message.raw_event["id"], message.dequeue_count))
+        handle_probe(message, outbox)
+
+    probe_handler(counted, parse=parse_probe)
+    sent = {send_probe({"record": True, "sleepSeconds": 0.5})["id"] for _ in range(12)}
+
+    # Two threads for two queues: twelve messages of a whole batch would wait 3 s behind a 2 s lease.
+    consume_once("probe", "dead-letter", worker_threads=2, visibility_timeout=2, batch_size=32)
+
+    assert receipts() == sent
+    assert Counter(event_id for event_id, _ in calls) == dict.fromkeys(sent, 1)
+    assert {count for _, count in calls} == {1}, "no message was dequeued twice"
+    assert queue_length("probe") == 0
