@@ -141,6 +141,11 @@ def dead_letter_fields(text: str, message_id: str, inserted_on: datetime | None)
             return _wrapper_fields(document, text, received)
         except (ValueError, TypeError, OSError, EOFError) as error:
             problem = f"damaged dead-letter wrapper ({error})"
+    return raw_dead_letter_fields(text, message_id, received, problem)
+
+
+def raw_dead_letter_fields(text: str, message_id: str, received: datetime, problem: str) -> dict[str, Any]:
+    """A dead-letter queue message kept exactly as read, keyed by its queue message id."""
     transaction_id, event_code = event_context(text)
     return {
         "id": message_id,
@@ -151,6 +156,14 @@ def dead_letter_fields(text: str, message_id: str, inserted_on: datetime | None)
         "dead_letter_message": text,
         "error": f"{problem}: kept as read",
     }
+
+
+def _dequeue_count(value: Any) -> int:
+    if value is None:
+        return 0
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValueError(f"dequeueCount {value!r} is not a whole number")
+    return max(value, 0)
 
 
 def _wrapper_fields(document: dict[str, Any], text: str, received: datetime) -> dict[str, Any]:
@@ -165,7 +178,7 @@ def _wrapper_fields(document: dict[str, Any], text: str, received: datetime) -> 
         "transaction_id": str(document.get("transactionId") or "")[:64],
         "event_code": str(document.get("eventCode") or "")[:100],
         "error": str(document.get("error") or ""),
-        "dequeue_count": int(document.get("dequeueCount") or 0),
+        "dequeue_count": _dequeue_count(document.get("dequeueCount")),
         "dead_lettered_at": parse_datetime(str(document.get("deadLetteredAt") or "")) or received,
         "original_message": _original_text(document),
         "original_message_truncated": bool(document.get("originalMessageTruncated")),

@@ -11,6 +11,9 @@ from django.utils import timezone
 
 from receivers.handlers import DeadLetterCategory
 
+# The largest value every database accepts in a PositiveIntegerField.
+MAX_DEQUEUE_COUNT = 2_147_483_647
+
 
 class DeadLetterEvent(models.Model):
     """One dead letter read from the dead-letter queue (spec Part A §5), stored once however often read."""
@@ -51,13 +54,25 @@ class DeadLetterEvent(models.Model):
 
     @classmethod
     def store(cls, fields: dict[str, Any]) -> tuple[DeadLetterEvent, bool]:
-        """Insert the dead letter unless it is already stored; return it and whether it was new."""
+        """Insert the dead letter unless it is already stored; return it and whether it was new.
+
+        Text is stripped of NUL characters (PostgreSQL refuses them) and the dequeue count is kept within
+        its column, so what a queue message carries cannot make the insert fail for ever.
+        """
+        fields = {
+            key: value.replace("\x00", "\ufffd") if isinstance(value, str) else value for key, value in fields.items()
+        }
+        fields["dequeue_count"] = min(max(int(fields.get("dequeue_count") or 0), 0), MAX_DEQUEUE_COUNT)
         try:
             with transaction.atomic():
                 return cls.objects.get_or_create(id=fields["id"], defaults=fields)
         except IntegrityError:
-            # Another consumer stored the same dead letter between our read and our insert.
-            return cls.objects.get(id=fields["id"]), False
+            # Another consumer may have stored the same dead letter between our read and our insert;
+            # any other integrity failure is a real one and propagates.
+            existing = cls.objects.filter(id=fields["id"]).first()
+            if existing is None:
+                raise
+            return existing, False
 
     def pretty_original_message(self) -> str:
         try:

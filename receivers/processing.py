@@ -8,7 +8,8 @@
 4. on success the outbox is sent, then the message is deleted;
 5. a HandlerError (or any other handler failure) dead-letters the message with its category;
 6. an infrastructure error (database, Redis, queue) leaves the message for redelivery.
-Messages of the dead-letter queue are stored as `DeadLetterEvent` rows instead.
+Messages of the dead-letter queue are stored as `DeadLetterEvent` rows instead (past the dequeue limit,
+as read, without decoding the wrapper).
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from opentelemetry import propagate, trace
 from opentelemetry.trace import SpanKind
 
 from dispatcher_site.metrics import statsd_client
-from receivers.dead_letters import dead_letter_fields, write_dead_letter
+from receivers.dead_letters import dead_letter_fields, raw_dead_letter_fields, write_dead_letter
 from receivers.handlers import HANDLERS, DeadLetterCategory, EventParsingError, HandlerError, Outbox, QueueMessage
 from receivers.messages import parse_queue_message
 from receivers.models import DeadLetterEvent
@@ -103,7 +104,15 @@ def _delete(queue_key: str, received: ReceivedMessage) -> None:
 
 
 def _store_dead_letter(received: ReceivedMessage) -> Outcome:
-    fields = dead_letter_fields(received.content or "", received.id, received.inserted_on)
+    text = received.content or ""
+    dequeue_count = received.dequeue_count or 1
+    limit = settings.DISPATCHER.DEQUEUE_LIMIT
+    if dequeue_count > limit:
+        # Storing it failed that often: keep it as read, the form with the fewest ways to fail.
+        problem = f"unreadable wrapper: dequeued {dequeue_count} times (limit {limit})"
+        fields = raw_dead_letter_fields(text, received.id, received.inserted_on or timezone.now(), problem)
+    else:
+        fields = dead_letter_fields(text, received.id, received.inserted_on)
     _, created = DeadLetterEvent.store(fields)
     if not created:
         logger.info("dead letter %s was already stored", fields["id"])
