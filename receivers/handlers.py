@@ -10,8 +10,10 @@ The runtime (`manage.py consume_queue`) parses the message, calls `parse` on the
 `ValueError` or `EventParsingError` dead-letters it as EVENT_PARSING_ERROR), runs the handler, then
 sends what the handler put in its outbox and only then deletes the message. Handlers return normally
 for success and for "nothing to do"; they raise `HandlerError(category, ...)` to dead-letter the
-message with a category, and let infrastructure errors (database, Redis, queue unreachable)
-propagate so the message is redelivered. On any error the outbox is discarded.
+message with a category, raise `RetryLater` when the message cannot be handled now (e.g. another
+writer appended to the transaction first), and let infrastructure errors (database, Redis, queue
+unreachable) propagate: in both cases the message is redelivered, at most DEQUEUE_LIMIT times. On any
+error the outbox is discarded.
 """
 
 from __future__ import annotations
@@ -45,6 +47,10 @@ class HandlerError(Exception):
     def __init__(self, category: DeadLetterCategory, message: str):
         self.category = DeadLetterCategory(category)
         super().__init__(message)
+
+
+class RetryLater(Exception):
+    """The message could not be handled now; leave it for redelivery, do not dead-letter it."""
 
 
 class EventParsingError(HandlerError):

@@ -7,7 +7,7 @@
 3. the handler runs in a span whose parent is the message's traceparent;
 4. on success the outbox is sent, then the message is deleted;
 5. a HandlerError (or any other handler failure) dead-letters the message with its category;
-6. an infrastructure error (database, Redis, queue) leaves the message for redelivery.
+6. an infrastructure error (database, Redis, queue) or `RetryLater` leaves the message for redelivery.
 Messages of the dead-letter queue are stored as `DeadLetterEvent` rows instead (past the dequeue limit,
 as read, without decoding the wrapper).
 """
@@ -30,7 +30,15 @@ from opentelemetry.trace import SpanKind
 
 from dispatcher_site.metrics import statsd_client
 from receivers.dead_letters import dead_letter_fields, raw_dead_letter_fields, write_dead_letter
-from receivers.handlers import HANDLERS, DeadLetterCategory, EventParsingError, HandlerError, Outbox, QueueMessage
+from receivers.handlers import (
+    HANDLERS,
+    DeadLetterCategory,
+    EventParsingError,
+    HandlerError,
+    Outbox,
+    QueueMessage,
+    RetryLater,
+)
 from receivers.messages import parse_queue_message
 from receivers.models import DeadLetterEvent
 from receivers.queues import DEAD_LETTER_QUEUE, QUEUES, cached_queue_client, send_text
@@ -46,6 +54,8 @@ INFRASTRUCTURE_ERRORS: tuple[type[BaseException], ...] = (
     redis.exceptions.TimeoutError,
     AzureError,
 )
+# What leaves a message for redelivery: the above, and a handler saying "not now".
+REDELIVERY_ERRORS: tuple[type[BaseException], ...] = (*INFRASTRUCTURE_ERRORS, RetryLater)
 
 
 class Outcome(enum.StrEnum):
@@ -67,7 +77,7 @@ def process_message(queue_key: str, received: ReceivedMessage) -> Outcome:
     try:
         outcome = _store_dead_letter(received) if queue_key == DEAD_LETTER_QUEUE else _handle(queue_key, received)
         _delete(queue_key, received)
-    except INFRASTRUCTURE_ERRORS as error:
+    except REDELIVERY_ERRORS as error:
         logger.warning(
             "message %s of %s left for redelivery: %s: %s", received.id, queue_key, type(error).__name__, error
         )
@@ -153,7 +163,7 @@ def _run_handler(queue_key: str, handle, message: QueueMessage, text: str) -> Ou
     started = time.monotonic()
     try:
         handle(message, outbox)
-    except INFRASTRUCTURE_ERRORS:
+    except REDELIVERY_ERRORS:
         raise
     except HandlerError as error:
         _dead_letter_handled(error.category, message, text, str(error))

@@ -7,7 +7,7 @@ from django.conf import settings
 from django.db import OperationalError
 from django.test import override_settings
 
-from receivers.handlers import DeadLetterCategory, HandlerError
+from receivers.handlers import DeadLetterCategory, HandlerError, RetryLater
 from receivers.models import DeadLetterEvent, ProbeReceipt
 from receivers.queues import queue_client, send_text
 from tests.receivers.conftest import TRACEPARENT, consume_once, dead_letters, queue_length, queue_texts, send_probe
@@ -70,6 +70,23 @@ def test_an_infrastructure_error_leaves_the_message_for_redelivery(queues, probe
     consumer = consume_once("probe", visibility_timeout=1)
 
     assert consumer.totals.counts["retried"] == 1
+    assert dead_letters() == []
+    assert queue_length("probe") == 1
+    assert queue_length("refund") == 0
+
+
+def test_a_handler_asking_to_retry_later_leaves_the_message_without_a_dead_letter(queues, probe_handler):
+    def not_now(message, outbox):
+        outbox.send("refund", message.raw_event, message.tracing_info)
+        raise RetryLater("the transaction changed under us")
+
+    probe_handler(not_now)
+    send_probe()
+
+    consumer = consume_once("probe", visibility_timeout=1)
+
+    assert consumer.totals.counts["retried"] == 1
+    assert consumer.totals.counts["dead_lettered"] == 0
     assert dead_letters() == []
     assert queue_length("probe") == 1
     assert queue_length("refund") == 0
