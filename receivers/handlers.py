@@ -135,12 +135,25 @@ Handler = Callable[[QueueMessage, Outbox], None]
 EventParser = Callable[[Mapping[str, Any]], Any]
 
 
+# The package of the reference's v2 events: a short class name in `accepts` means a class of it.
+V2_EVENT_PACKAGE = "it.pagopa.ecommerce.commons.documents.v2."
+
+
+def qualified_class_name(name: str) -> str:
+    return name if "." in name else V2_EVENT_PACKAGE + name
+
+
 @dataclass(frozen=True)
 class HandlerRegistration:
+    """A queue's handler; `accepts` holds full class names (short ones are expanded to the v2 package)."""
+
     queue_key: str
     accepts: frozenset[str]
     handle: Handler
     parse: EventParser | None = None
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "accepts", frozenset(qualified_class_name(name) for name in self.accepts))
 
     @property
     def name(self) -> str:
