@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from receivers.queues import MAX_MESSAGE_BYTES, QUEUES
+from receivers.queues import MAX_MESSAGE_BYTES, MAX_VISIBILITY_SECONDS, QUEUES, time_to_live
 
 
 class DeadLetterCategory(enum.StrEnum):
@@ -112,15 +112,23 @@ class Outbox:
     ) -> None:
         """Send a v2 QueueEvent to a queue, visible after `visibility_seconds`, with the transient TTL.
 
-        An unknown queue or a message over the queue's 64 KiB limit is a programming error: it raises
-        ValueError here, inside the handler, so the message is dead-lettered as PROCESSING_ERROR.
+        An unknown queue, a message over the queue's 64 KiB limit, or a visibility delay over 7 days or
+        not shorter than the queue's TTL is a programming error: it raises ValueError here, inside the
+        handler, so the message is dead-lettered as PROCESSING_ERROR (the queue service would refuse it).
         """
         if queue_key not in QUEUES:
             raise ValueError(f"no queue {queue_key!r}")
+        visibility_seconds = max(0, int(visibility_seconds))
+        ttl = time_to_live(queue_key)
+        if visibility_seconds > MAX_VISIBILITY_SECONDS or (ttl != -1 and visibility_seconds >= ttl):
+            raise ValueError(
+                f"visibility of {visibility_seconds} s for {queue_key} is over {MAX_VISIBILITY_SECONDS} s "
+                f"or not shorter than the queue's TTL ({ttl} s)"
+            )
         text = serialize_queue_event(event, tracing_info)
         if len(text.encode()) > MAX_MESSAGE_BYTES:
             raise ValueError(f"message for {queue_key} is larger than {MAX_MESSAGE_BYTES} bytes")
-        self.messages.append(OutgoingMessage(queue_key, text, max(0, int(visibility_seconds))))
+        self.messages.append(OutgoingMessage(queue_key, text, visibility_seconds))
 
     def dead_letter_current_message(self, category: DeadLetterCategory, error: str) -> None:
         """Dead-letter the message being handled while the handler carries on (spec: explicit DLQ writes)."""

@@ -175,10 +175,32 @@ def _run_handler(queue_key: str, handle, message: QueueMessage, text: str) -> Ou
     finally:
         statsd_client().timing(f"queue.{queue_key}.handler", (time.monotonic() - started) * 1000)
     for outgoing in outbox.messages:
-        send_text(outgoing.queue_key, outgoing.text, outgoing.visibility_seconds)
+        try:
+            send_text(outgoing.queue_key, outgoing.text, outgoing.visibility_seconds)
+        except HttpResponseError as error:
+            if not refused_for_its_content(error):
+                raise
+            # Redelivery would only re-run the handler and be refused again: an operator must look.
+            _dead_letter_handled(
+                DeadLetterCategory.PROCESSING_ERROR,
+                message,
+                text,
+                f"the queue service refused the message for {outgoing.queue_key}: {error.status_code} {error.reason}",
+            )
+            return Outcome.DEAD_LETTERED
     for dead_letter in outbox.dead_letters:
         _dead_letter_handled(dead_letter.category, message, text, dead_letter.error)
     return Outcome.PROCESSED
+
+
+def refused_for_its_content(error: HttpResponseError) -> bool:
+    """A 4xx answer about the message itself (bad parameter, too large), not about the service.
+
+    Authorization (403), a missing queue (404), timeouts (408) and throttling (429) are the service's
+    or the deployment's trouble: those messages stay for redelivery.
+    """
+    status = error.status_code or 0
+    return 400 <= status < 500 and status not in (403, 404, 408, 429)
 
 
 def _dead_letter_handled(category: DeadLetterCategory, message: QueueMessage, text: str, error: str) -> None:

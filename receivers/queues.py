@@ -83,6 +83,8 @@ register_queue("probe", "DIAGNOSTIC_PROBE_QUEUE_NAME", receiver_name="storageQue
 DEAD_LETTER_QUEUE = "dead-letter"
 # Azure Storage refuses a message whose UTF-8 text is longer than 64 KiB.
 MAX_MESSAGE_BYTES = 64 * 1024
+# The longest visibility timeout the queue service accepts (7 days).
+MAX_VISIBILITY_SECONDS = 7 * 24 * 3600
 
 
 def queue_client(key: str) -> QueueClient:

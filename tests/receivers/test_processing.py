@@ -7,7 +7,7 @@ from django.conf import settings
 from django.db import OperationalError
 from django.test import override_settings
 
-from receivers.handlers import DeadLetterCategory, HandlerError, RetryLater
+from receivers.handlers import DeadLetterCategory, HandlerError, OutgoingMessage, RetryLater, serialize_queue_event
 from receivers.models import DeadLetterEvent, ProbeReceipt
 from receivers.queues import queue_client, send_text
 from tests.receivers.conftest import TRACEPARENT, consume_once, dead_letters, queue_length, queue_texts, send_probe
@@ -189,6 +189,53 @@ def test_sending_to_an_unknown_queue_is_a_processing_error(queues, probe_handler
     [dead_letter] = dead_letters()
     assert dead_letter["category"] == "PROCESSING_ERROR"
     assert "no-such-queue" in dead_letter["error"]
+
+
+@pytest.mark.parametrize("visibility_seconds", [604801, 604800])
+def test_a_visibility_over_seven_days_or_the_ttl_is_a_processing_error(queues, probe_handler, visibility_seconds):
+    def delay_too_long(message, outbox):
+        outbox.send("refund", message.raw_event, message.tracing_info, visibility_seconds=visibility_seconds)
+
+    probe_handler(delay_too_long)
+    send_probe()
+
+    consume_once("probe")
+
+    [dead_letter] = dead_letters()
+    assert dead_letter["category"] == "PROCESSING_ERROR"
+    assert f"visibility of {visibility_seconds} s" in dead_letter["error"]
+    assert queue_length("refund") == 0
+    assert queue_length("probe") == 0
+
+
+def test_an_outbox_message_the_queue_service_refuses_is_a_processing_error(queues, probe_handler):
+    def bypass_the_outbox_checks(message, outbox):
+        text = serialize_queue_event(message.raw_event, message.tracing_info)
+        outbox.messages.append(OutgoingMessage("refund", text, visibility_seconds=700_000))
+
+    probe_handler(bypass_the_outbox_checks)
+    send_probe()
+
+    consumer = consume_once("probe")
+
+    [dead_letter] = dead_letters()
+    assert dead_letter["category"] == "PROCESSING_ERROR"
+    assert dead_letter["error"].startswith("the queue service refused the message for refund: 400")
+    assert consumer.totals.counts["dead_lettered"] == 1
+    assert queue_length("probe") == 0
+
+
+def test_an_outbox_send_failing_after_the_handler_committed_leaves_the_message(queues):
+    event = send_probe({"record": True, "forwardTo": "refund"})
+    missing_queue = settings.DISPATCHER.replace(TRANSACTIONS_REFUND_QUEUE_NAME="no-such-queue-for-refunds")
+
+    with override_settings(DISPATCHER=missing_queue):
+        consumer = consume_once("probe", visibility_timeout=1)
+
+    assert ProbeReceipt.objects.filter(event_id=event["id"]).exists(), "the handler's work was committed"
+    assert consumer.totals.counts["retried"] == 1
+    assert dead_letters() == []
+    assert queue_length("probe") == 1
 
 
 def test_a_damaged_dead_letter_wrapper_is_kept_as_read(queues):
