@@ -78,21 +78,25 @@ class DeadLetterEventAdmin(ReadOnlyAdmin):
     @admin.action(description="Requeue to the source queue", permissions=["requeue"])
     def requeue(self, request: HttpRequest, queryset) -> None:
         requeued, skipped = 0, []
+        who = request.user.get_username()
         for dead_letter in queryset:
-            if dead_letter.state != DeadLetterEvent.State.NEW or dead_letter.source_queue not in QUEUES:
+            if dead_letter.source_queue not in QUEUES or dead_letter.original_message_truncated:
                 skipped.append(dead_letter.id)
                 continue
-            if dead_letter.original_message_truncated:
+            # Claim the row first: of two submits only one wins, and a crash before the send leaves a
+            # row marked requeued that an operator can see, never a second copy on the queue.
+            when = timezone.now()
+            if not dead_letter.mark_requeued(who=who, when=when):
                 skipped.append(dead_letter.id)
                 continue
             try:
                 send_text(dead_letter.source_queue, dead_letter.original_message)
             except AzureError as error:
+                dead_letter.undo_requeue(who=who, when=when)
                 self.message_user(request, f"Queue error, stopped requeueing: {error}", messages.ERROR)
                 break
-            if dead_letter.mark_requeued(who=request.user.get_username(), when=timezone.now()):
-                self.log_change(request, dead_letter, f"Requeued to {dead_letter.source_queue}")
-                requeued += 1
+            self.log_change(request, dead_letter, f"Requeued to {dead_letter.source_queue}")
+            requeued += 1
         self.message_user(request, f"Requeued {requeued} dead letter(s).", messages.SUCCESS)
         if skipped:
             self.message_user(

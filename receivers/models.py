@@ -87,6 +87,12 @@ class DeadLetterEvent(models.Model):
         )
         return changed == 1
 
+    def undo_requeue(self, who: str, when: datetime) -> None:
+        """Give back a claim of `mark_requeued` whose send failed (only that claim, REQUEUED → NEW)."""
+        DeadLetterEvent.objects.filter(id=self.id, state=self.State.REQUEUED, requeued_by=who, requeued_at=when).update(
+            state=self.State.NEW, requeued_at=None, requeued_by=""
+        )
+
     def mark_resolved(self, who: str, when: datetime, note: str) -> bool:
         """Compare-and-set NEW/REQUEUED → RESOLVED; False when it was already resolved."""
         changed = (
