@@ -6,9 +6,12 @@ when, on the row itself and in the admin's history (LogEntry). Nothing is delete
 
 from __future__ import annotations
 
+import logging
+
 import redis
 from azure.core.exceptions import AzureError
 from django.contrib import admin, messages
+from django.db import DatabaseError
 from django.http import HttpRequest, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -19,6 +22,8 @@ from django.utils.html import format_html
 from receivers.control import VERSIONS, read_statuses, send_command
 from receivers.models import DeadLetterEvent, ReceiverCommand
 from receivers.queues import QUEUES, send_text
+
+logger = logging.getLogger(__name__)
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -180,6 +185,9 @@ class ReceiverCommandAdmin(ReadOnlyAdmin):
             self.message_user(request, "Unknown command or version.", messages.ERROR)
         except redis.exceptions.RedisError as error:
             self.message_user(request, f"Redis refused the command: {error}", messages.ERROR)
+        except DatabaseError as error:
+            logger.exception("receiver command %s for %s was published but cannot be recorded", command, version)
+            self.message_user(request, f"Sent {command}, but it could not be recorded: {error}", messages.WARNING)
         else:
             self.log_addition(request, record, f"Sent {command} to {version or 'every version'}")
             self.message_user(request, f"Sent {command} to {version or 'every version'}.", messages.SUCCESS)

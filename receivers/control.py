@@ -47,7 +47,8 @@ def redis_connection(extra_socket_timeout: float = 0) -> redis.Redis:
 def send_command(command: str, version: str | None, sent_by: str, origin: str) -> ReceiverCommand:
     """Publish START/STOP for one deployment version (None: all), and record who sent it.
 
-    Redis errors propagate (the API answers 500); the record is written only once Redis has the command.
+    Redis errors propagate (the API answers 500); the record is written only once Redis has the command,
+    and a database error then propagates too (the command is in force but unrecorded: it is logged).
     """
     if command not in COMMANDS or (version is not None and version not in VERSIONS):
         raise ValueError(f"invalid command {command!r} for version {version!r}")
@@ -80,10 +81,23 @@ def read_statuses(version: str | None = None) -> list[dict[str, Any]]:
     connection = redis_connection()
     try:
         keys = sorted(connection.scan_iter(match=f"{STATUS_KEY_PREFIX}*", count=500))
-        documents = [json.loads(text) for text in connection.mget(keys) if text] if keys else []
+        texts = connection.mget(keys) if keys else []
     finally:
         connection.close()
+    documents = [document for document in map(_status_document, texts) if document is not None]
     return [d for d in documents if version is None or d.get("version") == version]
+
+
+def _status_document(text: str | None) -> dict[str, Any] | None:
+    """A status key's document, or None when it expired meanwhile or is not a JSON object."""
+    if not text:
+        return None
+    try:
+        document = json.loads(text)
+    except ValueError:
+        logger.warning("skipping an undecodable receiver status document: %.200s", text)
+        return None
+    return document if isinstance(document, dict) else None
 
 
 def command_targets(fields: dict[str, str], deployment_version: str) -> str | None:
