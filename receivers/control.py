@@ -142,16 +142,27 @@ class ReceiverController:
             logger.warning("cannot read receiver commands at start (%s); receivers start running", error)
 
     def run(self) -> None:
-        """Steps, until the process stops: report statuses when due; wait up to 1 s for a command."""
+        """Steps, until the process stops: report statuses when due; wait up to 1 s for a command.
+
+        No error ends this thread: without it STOP would no longer be obeyed. Anything but a Redis
+        error is logged with its traceback and retried after a doubling delay (at most a minute).
+        """
+        delay = 1.0
         while not self.stopped.is_set():
             try:
                 if time.monotonic() >= self.next_report:
                     self.report()
                 self.follow_commands(block_ms=1000)
+                delay = 1.0
             except redis.exceptions.RedisError as error:
                 logger.warning("receiver control cannot reach Redis (%s); retrying in 1 s", error)
                 self.connection = None
                 self.stopped.wait(timeout=1)
+            except Exception:
+                logger.exception("receiver control failed; retrying in %.0f s", delay)
+                self.connection = None
+                self.stopped.wait(timeout=delay)
+                delay = min(delay * 2, 60.0)
 
     def redis(self) -> redis.Redis:
         if self.connection is None:

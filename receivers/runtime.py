@@ -22,6 +22,9 @@ from receivers.queues import QUEUES, cached_queue_client
 
 logger = logging.getLogger(__name__)
 
+# Longest wait before a crashed receiver loop runs again, in seconds.
+MAX_RESTART_DELAY = 60.0
+
 
 @dataclass(frozen=True)
 class ConsumerOptions:
@@ -170,12 +173,25 @@ class Receiver:
         return "UP" if time.monotonic() - self.heartbeat < stale_after else "UNKNOWN"
 
     def run(self) -> None:
-        try:
-            self.loop()
-        except Exception:
-            self.crashed = True
-            logger.exception("receiver of %s crashed", self.queue_key)
-            raise
+        """The loop, restarted after a crash with a doubling delay (this queue's receiver only: the other
+        queues of the process keep working, and the status says UNKNOWN until the loop runs again)."""
+        delay = max(self.consumer.options.poll_interval, 0.1)
+        while True:
+            started = time.monotonic()
+            try:
+                self.loop()
+                return
+            except Exception:
+                self.crashed = True
+                logger.exception("receiver of %s crashed; restarting in %.1f s", self.queue_key, delay)
+                if self.consumer.options.once:
+                    raise
+            if time.monotonic() - started > MAX_RESTART_DELAY:
+                delay = max(self.consumer.options.poll_interval, 0.1)  # it had been running fine for a while
+            if self.consumer.shutdown.wait(timeout=delay):
+                return
+            delay = min(delay * 2, MAX_RESTART_DELAY)
+            self.crashed = False
 
     def loop(self) -> None:
         """Steps: wait while stopped; wait for room; receive a batch onto the pool; back off when idle."""
@@ -222,6 +238,10 @@ class Receiver:
             budget.release(room)
             logger.warning("cannot receive from %s: %s: %s", self.queue_key, type(error).__name__, error)
             return None
+        except BaseException:
+            quota.give_back(wanted)
+            budget.release(room)
+            raise
         quota.give_back(wanted - len(messages))
         budget.release(room - len(messages))
         batch = Batch(self.queue_key, len(messages))

@@ -2,11 +2,13 @@
 
 import json
 import signal
+import threading
 import time
 
 import pytest
 
-from receivers.models import ProbeReceipt
+from receivers.control import ReceiverController, send_command
+from receivers.models import ProbeReceipt, ReceiverCommand
 from tests.receivers.conftest import queue_texts, send_probe, wait_until
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
@@ -118,3 +120,26 @@ def test_a_process_that_exits_cleanly_reports_its_receivers_down(start_consumer,
 
     assert consumer.wait() == 0
     assert probe_status(redis_client) == "DOWN"
+
+
+def test_the_controller_survives_an_error_that_is_not_a_redis_error_and_obeys_the_next_command(redis_client):
+    applied = []
+
+    def apply(running: bool) -> None:
+        applied.append(running)
+        if len(applied) == 1:
+            raise RuntimeError("applying the command failed")
+
+    stopped = threading.Event()
+    controller = ReceiverController(apply=apply, statuses=list, stopped=stopped)
+    controller.thread.start()
+    try:
+        send_command("STOP", None, "test", ReceiverCommand.Origin.CLI)
+        wait_until(lambda: applied == [False], "the first command to fail")
+        send_command("START", None, "test", ReceiverCommand.Origin.CLI)
+
+        wait_until(lambda: applied == [False, True], "the next command to be obeyed")
+        assert controller.thread.is_alive()
+    finally:
+        stopped.set()
+        controller.thread.join(timeout=10)
