@@ -4,8 +4,11 @@ import json
 import signal
 import threading
 import time
+import uuid
 
 import pytest
+from django.conf import settings
+from django.test import override_settings
 
 from receivers.control import ReceiverController, send_command
 from receivers.models import ProbeReceipt, ReceiverCommand
@@ -143,3 +146,31 @@ def test_the_controller_survives_an_error_that_is_not_a_redis_error_and_obeys_th
     finally:
         stopped.set()
         controller.thread.join(timeout=10)
+
+
+def replayed(version: str = "PROD") -> list[bool]:
+    """What a new process of this version applies at start, before its receivers run."""
+    applied = []
+    with override_settings(DISPATCHER=settings.DISPATCHER.replace(DEPLOYMENT_VERSION=version)):
+        ReceiverController(apply=applied.append, statuses=list, stopped=threading.Event()).replay()
+    return applied
+
+
+def test_with_the_stream_lost_a_new_process_obeys_the_latest_recorded_command_for_its_version(redis_client):
+    send_command("STOP", "PROD", "operator", ReceiverCommand.Origin.API)
+    send_command("START", "STAGING", "operator", ReceiverCommand.Origin.API)
+    redis_client.delete(settings.DISPATCHER.REDIS_STREAM_EVENT_CONTROLLER_STREAM_KEY)  # Redis restarted
+
+    assert replayed("PROD") == [False]
+    assert replayed("STAGING") == [True]
+
+
+def test_the_stream_wins_over_the_recorded_commands_when_it_has_one(redis_client):
+    send_command("STOP", None, "operator", ReceiverCommand.Origin.API)
+    ReceiverCommand.objects.create(id=uuid.uuid4(), command="START", sent_by="x", origin=ReceiverCommand.Origin.CLI)
+
+    assert replayed("PROD") == [False]
+
+
+def test_with_no_stream_and_no_recorded_command_receivers_start_running(redis_client):
+    assert replayed("PROD") == []
