@@ -20,6 +20,7 @@ from django.utils.dateparse import parse_datetime
 from django.utils.html import format_html
 
 from receivers.control import VERSIONS, read_statuses, send_command
+from receivers.dead_letters import delete_dead_letter_message
 from receivers.models import DeadLetterEvent, ReceiverCommand
 from receivers.queues import QUEUES, send_text
 
@@ -100,6 +101,7 @@ class DeadLetterEventAdmin(ReadOnlyAdmin):
                 dead_letter.undo_requeue(who=who, when=when)
                 self.message_user(request, f"Queue error, stopped requeueing: {error}", messages.ERROR)
                 break
+            delete_dead_letter_message(dead_letter.queue_message_id, dead_letter.pop_receipt)
             self.log_change(request, dead_letter, f"Requeued to {dead_letter.source_queue}")
             requeued += 1
         self.message_user(request, f"Requeued {requeued} dead letter(s).", messages.SUCCESS)
@@ -128,6 +130,7 @@ class DeadLetterEventAdmin(ReadOnlyAdmin):
         resolved = 0
         for dead_letter in queryset:
             if dead_letter.mark_resolved(who=request.user.get_username(), when=timezone.now(), note=note):
+                delete_dead_letter_message(dead_letter.queue_message_id, dead_letter.pop_receipt)
                 self.log_change(request, dead_letter, f"Resolved: {note}")
                 resolved += 1
         self.message_user(request, f"Resolved {resolved} dead letter(s).", messages.SUCCESS)

@@ -20,6 +20,8 @@ import uuid
 from datetime import datetime
 from typing import Any
 
+from azure.core.exceptions import AzureError, HttpResponseError
+from azure.storage.queue import QueueMessage as ReceivedMessage
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from opentelemetry import trace
@@ -27,7 +29,13 @@ from opentelemetry import trace
 from dispatcher_site.metrics import statsd_client
 from receivers.handlers import DeadLetterCategory
 from receivers.messages import event_context
-from receivers.queues import DEAD_LETTER_QUEUE, MAX_MESSAGE_BYTES, send_text
+from receivers.queues import (
+    DEAD_LETTER_QUEUE,
+    MAX_MESSAGE_BYTES,
+    MAX_VISIBILITY_SECONDS,
+    cached_queue_client,
+    send_text,
+)
 
 logger = logging.getLogger(__name__)
 tracer = trace.get_tracer("receivers.dead_letters")
@@ -184,3 +192,40 @@ def _wrapper_fields(document: dict[str, Any], text: str, received: datetime) -> 
         "original_message_truncated": bool(document.get("originalMessageTruncated")),
         "dead_letter_message": text,
     }
+
+
+def hide_dead_letter_message(received: ReceivedMessage) -> str:
+    """Hide a stored dead letter on its queue for as long as the service allows; its new pop receipt.
+
+    It comes back after 7 days (or just before it expires), is seen to be stored, and is hidden again
+    while unresolved, so the queue's depth is the number of unresolved dead letters.
+    """
+    visibility = MAX_VISIBILITY_SECONDS
+    if received.expires_on is not None and received.expires_on.year < 9999:
+        visibility = min(visibility, int((received.expires_on - timezone.now()).total_seconds()) - 1)
+    if visibility < 1:
+        return received.pop_receipt or ""
+    updated = cached_queue_client(DEAD_LETTER_QUEUE).update_message(
+        received.id, pop_receipt=received.pop_receipt, visibility_timeout=visibility
+    )
+    return updated.pop_receipt or ""
+
+
+def delete_dead_letter_message(message_id: str, pop_receipt: str) -> bool:
+    """Delete a dead letter from its queue; False when the pop receipt is stale or the message gone.
+
+    A stale receipt means a consumer read the message again meanwhile: it will see the row is no longer
+    NEW and delete it then. A queue error is logged and left to that same path.
+    """
+    if not message_id or not pop_receipt:
+        return False
+    try:
+        cached_queue_client(DEAD_LETTER_QUEUE).delete_message(message_id, pop_receipt)
+    except HttpResponseError as error:
+        if error.status_code not in (400, 404):
+            logger.warning("cannot delete dead letter message %s: %s", message_id, error)
+        return False
+    except AzureError as error:
+        logger.warning("cannot delete dead letter message %s: %s", message_id, error)
+        return False
+    return True

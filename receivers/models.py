@@ -44,6 +44,10 @@ class DeadLetterEvent(models.Model):
     resolved_at = models.DateTimeField(null=True, blank=True)
     resolved_by = models.CharField(max_length=150, blank=True)
     resolution_note = models.TextField(blank=True)
+    # The dead-letter queue message this row was read from, kept hidden there while the row is
+    # unresolved, and its newest pop receipt (what deleting it takes).
+    queue_message_id = models.CharField(max_length=64, blank=True, db_index=True)
+    pop_receipt = models.CharField(max_length=255, blank=True)
 
     class Meta:
         ordering = ["-dead_lettered_at"]
@@ -73,6 +77,10 @@ class DeadLetterEvent(models.Model):
             if existing is None:
                 raise
             return existing, False
+
+    @property
+    def unresolved(self) -> bool:
+        return self.state == self.State.NEW
 
     def pretty_original_message(self) -> str:
         try:

@@ -9,7 +9,7 @@
 5. a HandlerError (or any other handler failure) dead-letters the message with its category;
 6. an infrastructure error (database, Redis, queue) or `RetryLater` leaves the message for redelivery.
 Messages of the dead-letter queue are stored as `DeadLetterEvent` rows instead (past the dequeue limit,
-as read, without decoding the wrapper).
+as read, without decoding the wrapper) and stay hidden on their queue until an operator acts.
 """
 
 from __future__ import annotations
@@ -29,7 +29,13 @@ from opentelemetry import propagate, trace
 from opentelemetry.trace import SpanKind
 
 from dispatcher_site.metrics import statsd_client
-from receivers.dead_letters import dead_letter_fields, raw_dead_letter_fields, write_dead_letter
+from receivers.dead_letters import (
+    dead_letter_fields,
+    delete_dead_letter_message,
+    hide_dead_letter_message,
+    raw_dead_letter_fields,
+    write_dead_letter,
+)
 from receivers.handlers import (
     HANDLERS,
     DeadLetterCategory,
@@ -75,8 +81,11 @@ def process_message(queue_key: str, received: ReceivedMessage) -> Outcome:
         stats.timing_with_dates(f"queue.{queue_key}.wait", timezone.now(), received.inserted_on)
     db.close_old_connections()
     try:
-        outcome = _store_dead_letter(received) if queue_key == DEAD_LETTER_QUEUE else _handle(queue_key, received)
-        _delete(queue_key, received)
+        if queue_key == DEAD_LETTER_QUEUE:
+            outcome = _store_dead_letter(received)
+        else:
+            outcome = _handle(queue_key, received)
+            _delete(queue_key, received)
     except REDELIVERY_ERRORS as error:
         logger.warning(
             "message %s of %s left for redelivery: %s: %s", received.id, queue_key, type(error).__name__, error
@@ -114,6 +123,23 @@ def _delete(queue_key: str, received: ReceivedMessage) -> None:
 
 
 def _store_dead_letter(received: ReceivedMessage) -> Outcome:
+    """Store the dead letter once, then keep the message hidden on its queue while the row is unresolved
+    (the queue stays the durable hand-off, spec Part A §5) or delete it once an operator has acted."""
+    row = DeadLetterEvent.objects.filter(queue_message_id=received.id).first()
+    if row is None:
+        row = _stored_row(received)
+    if row.queue_message_id != received.id:
+        # Another copy of a dead letter already stored from a different message: one is enough.
+        delete_dead_letter_message(received.id, received.pop_receipt)
+    elif row.unresolved:
+        pop_receipt = hide_dead_letter_message(received)
+        DeadLetterEvent.objects.filter(pk=row.pk).update(pop_receipt=pop_receipt)
+    else:
+        delete_dead_letter_message(received.id, received.pop_receipt)
+    return Outcome.PROCESSED
+
+
+def _stored_row(received: ReceivedMessage) -> DeadLetterEvent:
     text = received.content or ""
     dequeue_count = received.dequeue_count or 1
     limit = settings.DISPATCHER.DEQUEUE_LIMIT
@@ -123,10 +149,14 @@ def _store_dead_letter(received: ReceivedMessage) -> Outcome:
         fields = raw_dead_letter_fields(text, received.id, received.inserted_on or timezone.now(), problem)
     else:
         fields = dead_letter_fields(text, received.id, received.inserted_on)
-    _, created = DeadLetterEvent.store(fields)
+    row, created = DeadLetterEvent.store({**fields, "queue_message_id": received.id})
     if not created:
         logger.info("dead letter %s was already stored", fields["id"])
-    return Outcome.PROCESSED
+        if not row.queue_message_id:
+            # Stored before rows kept their message: this message is now the row's.
+            DeadLetterEvent.objects.filter(pk=row.pk, queue_message_id="").update(queue_message_id=received.id)
+            row.refresh_from_db()
+    return row
 
 
 def _handle(queue_key: str, received: ReceivedMessage) -> Outcome:
