@@ -3,7 +3,6 @@
 import json
 import signal
 import threading
-import time
 import uuid
 
 import pytest
@@ -12,7 +11,8 @@ from django.test import override_settings
 
 from receivers.control import ReceiverController, send_command
 from receivers.models import ProbeReceipt, ReceiverCommand
-from tests.receivers.conftest import queue_texts, send_probe, wait_until
+from receivers.queues import queue_client
+from tests.receivers.conftest import send_probe, wait_until
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
@@ -32,6 +32,10 @@ def probe_status(redis_client, version="PROD") -> str | None:
             if receiver["name"] == "storageQueueProbeMessageSource":
                 return receiver["status"]
     return None
+
+
+def queried_at(redis_client, version="PROD") -> str | None:
+    return next((document["queriedAt"] for document in statuses(redis_client, version)), None)
 
 
 def command(client, api_headers, body) -> None:
@@ -63,9 +67,11 @@ def test_stop_takes_no_new_messages_and_start_resumes(start_consumer, redis_clie
     command(client, api_headers, {"command": "STOP"})
     wait_until(lambda: probe_status(redis_client) == "DOWN", "the consumer to report DOWN")
     event = send_probe({"record": True})
-    time.sleep(1)  # twenty poll intervals: a running receiver would have taken the message by now
+    reported = queried_at(redis_client)
+    wait_until(lambda: queried_at(redis_client) != reported, "one more status report after the message was sent")
+    [message] = queue_client("probe").peek_messages()
+    assert message.dequeue_count == 0, "a stopped receiver received nothing"
     assert ProbeReceipt.objects.count() == 0
-    assert len(queue_texts("probe")) == 1, "the message is still visible: nobody received it"
 
     command(client, api_headers, {"command": "START"})
     wait_until(lambda: ProbeReceipt.objects.filter(event_id=event["id"]).exists(), "the message after START")
