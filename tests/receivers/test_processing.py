@@ -9,6 +9,7 @@ from django.test import override_settings
 
 from receivers.handlers import DeadLetterCategory, HandlerError, OutgoingMessage, RetryLater, serialize_queue_event
 from receivers.models import DeadLetterEvent, ProbeReceipt
+from receivers.processing import Outcome, process_message
 from receivers.queues import queue_client, send_text
 from tests.receivers.conftest import (
     TRACEPARENT,
@@ -18,6 +19,7 @@ from tests.receivers.conftest import (
     queue_length,
     queue_texts,
     send_probe,
+    wait_until,
 )
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -98,6 +100,21 @@ def test_a_handler_asking_to_retry_later_leaves_the_message_without_a_dead_lette
     assert dead_letters() == []
     assert queue_length("probe") == 1
     assert queue_length("refund") == 0
+
+
+def test_a_message_whose_lease_ran_out_before_a_thread_reached_it_is_left_alone(queues, probe_handler):
+    handled = []
+    probe_handler(lambda message, outbox: handled.append(message))
+    send_probe()
+    [received] = queue_client("probe").receive_messages(visibility_timeout=1)
+    wait_until(lambda: queue_texts("probe"), "the lease to run out")
+
+    outcome = process_message("probe", received)
+
+    assert outcome == Outcome.RETRIED
+    assert handled == []
+    assert dead_letters() == []
+    assert queue_length("probe") == 1
 
 
 def test_the_outbox_is_sent_after_success_with_its_visibility_delay(queues, probe_handler):
