@@ -6,6 +6,7 @@ from datetime import timedelta
 
 import pytest
 from django.contrib.auth.models import Permission, User
+from django.db import connection
 from django.utils import timezone
 
 from receivers.models import ReceiverCommand
@@ -68,3 +69,22 @@ def test_an_operator_without_the_permission_cannot_send_commands(client, redis_c
     assert "You may not send receiver commands." in response.content.decode()
     assert redis_client.exists("event-dispatcher-commands") == 0
     assert ReceiverCommand.objects.count() == 0
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_command_redis_took_but_the_database_cannot_record_is_reported_as_sent_but_unrecorded(
+    admin_client, redis_client
+):
+    table = ReceiverCommand._meta.db_table
+    with connection.schema_editor() as editor:
+        editor.alter_db_table(ReceiverCommand, table, "receivers_receivercommand_away")
+    try:
+        response = admin_client.post(STATUS_PAGE, {"command": "STOP", "version": "PROD"}, follow=True)
+    finally:
+        with connection.schema_editor() as editor:
+            editor.alter_db_table(ReceiverCommand, "receivers_receivercommand_away", table)
+
+    assert response.status_code == 200
+    assert "Sent STOP, but it could not be recorded" in response.content.decode()
+    [(_, fields)] = redis_client.xrange("event-dispatcher-commands")
+    assert fields["receiverCommand"] == "STOP"
