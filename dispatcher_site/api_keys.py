@@ -10,14 +10,19 @@ from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 
 
-def api_key_is_valid(presented: str) -> bool:
+def api_key_name(presented: str) -> str | None:
+    """Which key was presented ("primary" or "secondary"), or None when it matches neither."""
     config = settings.DISPATCHER
-    valid = False
+    matched = None
     # Compare against both keys every time, in constant time, so timing reveals nothing.
-    for key in (config.SECURITY_API_KEYS_PRIMARY, config.SECURITY_API_KEYS_SECONDARY):
+    for name, key in (("secondary", config.SECURITY_API_KEYS_SECONDARY), ("primary", config.SECURITY_API_KEYS_PRIMARY)):
         if key and hmac.compare_digest(presented.encode(), key.encode()):
-            valid = True
-    return valid
+            matched = name
+    return matched
+
+
+def api_key_is_valid(presented: str) -> bool:
+    return api_key_name(presented) is not None
 
 
 def path_is_secured(path: str) -> bool:

@@ -6,9 +6,12 @@ when, on the row itself and in the admin's history (LogEntry). Nothing is delete
 
 from __future__ import annotations
 
+import logging
+
 import redis
 from azure.core.exceptions import AzureError
 from django.contrib import admin, messages
+from django.db import DatabaseError
 from django.http import HttpRequest, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -17,8 +20,11 @@ from django.utils.dateparse import parse_datetime
 from django.utils.html import format_html
 
 from receivers.control import VERSIONS, read_statuses, send_command
+from receivers.dead_letters import delete_dead_letter_message
 from receivers.models import DeadLetterEvent, ReceiverCommand
 from receivers.queues import QUEUES, send_text
+
+logger = logging.getLogger(__name__)
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -78,21 +84,26 @@ class DeadLetterEventAdmin(ReadOnlyAdmin):
     @admin.action(description="Requeue to the source queue", permissions=["requeue"])
     def requeue(self, request: HttpRequest, queryset) -> None:
         requeued, skipped = 0, []
+        who = request.user.get_username()
         for dead_letter in queryset:
-            if dead_letter.state != DeadLetterEvent.State.NEW or dead_letter.source_queue not in QUEUES:
+            if dead_letter.source_queue not in QUEUES or dead_letter.original_message_truncated:
                 skipped.append(dead_letter.id)
                 continue
-            if dead_letter.original_message_truncated:
+            # Claim the row first: of two submits only one wins, and a crash before the send leaves a
+            # row marked requeued that an operator can see, never a second copy on the queue.
+            when = timezone.now()
+            if not dead_letter.mark_requeued(who=who, when=when):
                 skipped.append(dead_letter.id)
                 continue
             try:
                 send_text(dead_letter.source_queue, dead_letter.original_message)
             except AzureError as error:
+                dead_letter.undo_requeue(who=who, when=when)
                 self.message_user(request, f"Queue error, stopped requeueing: {error}", messages.ERROR)
                 break
-            if dead_letter.mark_requeued(who=request.user.get_username(), when=timezone.now()):
-                self.log_change(request, dead_letter, f"Requeued to {dead_letter.source_queue}")
-                requeued += 1
+            delete_dead_letter_message(dead_letter.queue_message_id, dead_letter.pop_receipt)
+            self.log_change(request, dead_letter, f"Requeued to {dead_letter.source_queue}")
+            requeued += 1
         self.message_user(request, f"Requeued {requeued} dead letter(s).", messages.SUCCESS)
         if skipped:
             self.message_user(
@@ -119,6 +130,7 @@ class DeadLetterEventAdmin(ReadOnlyAdmin):
         resolved = 0
         for dead_letter in queryset:
             if dead_letter.mark_resolved(who=request.user.get_username(), when=timezone.now(), note=note):
+                delete_dead_letter_message(dead_letter.queue_message_id, dead_letter.pop_receipt)
                 self.log_change(request, dead_letter, f"Resolved: {note}")
                 resolved += 1
         self.message_user(request, f"Resolved {resolved} dead letter(s).", messages.SUCCESS)
@@ -176,6 +188,9 @@ class ReceiverCommandAdmin(ReadOnlyAdmin):
             self.message_user(request, "Unknown command or version.", messages.ERROR)
         except redis.exceptions.RedisError as error:
             self.message_user(request, f"Redis refused the command: {error}", messages.ERROR)
+        except DatabaseError as error:
+            logger.exception("receiver command %s for %s was published but cannot be recorded", command, version)
+            self.message_user(request, f"Sent {command}, but it could not be recorded: {error}", messages.WARNING)
         else:
             self.log_addition(request, record, f"Sent {command} to {version or 'every version'}")
             self.message_user(request, f"Sent {command} to {version or 'every version'}.", messages.SUCCESS)

@@ -2,8 +2,9 @@
 
 - Commands: the stream REDIS_STREAM_EVENT_CONTROLLER_STREAM_KEY holds only the latest command
   (XTRIM MAXLEN 0, then XADD). Every consumer process reads it from 0-0 at start and follows it, so a
-  new process obeys the last command sent. A command applies when its version is empty or equals the
-  process's DEPLOYMENT_VERSION.
+  new process obeys the last command sent (or, when the stream is empty or unreachable at start, the
+  latest ReceiverCommand recorded for its version or for all). A command applies when its version is
+  empty or equals the process's DEPLOYMENT_VERSION.
 - Statuses: each process writes `receiver-status:<instanceId>` every RECEIVER_STATUS_REFRESH_SECONDS
   with a TTL of RECEIVER_STATUS_TTL_SECONDS, so a dead process disappears within a minute.
 Redis being down never stops a consumer: the controller logs, waits a second and tries again.
@@ -22,6 +23,7 @@ from typing import Any
 
 import redis
 from django.conf import settings
+from django.db import DatabaseError
 from django.utils import timezone
 
 from receivers.models import ReceiverCommand
@@ -47,7 +49,8 @@ def redis_connection(extra_socket_timeout: float = 0) -> redis.Redis:
 def send_command(command: str, version: str | None, sent_by: str, origin: str) -> ReceiverCommand:
     """Publish START/STOP for one deployment version (None: all), and record who sent it.
 
-    Redis errors propagate (the API answers 500); the record is written only once Redis has the command.
+    Redis errors propagate (the API answers 500); the record is written only once Redis has the command,
+    and a database error then propagates too (the command is in force but unrecorded: it is logged).
     """
     if command not in COMMANDS or (version is not None and version not in VERSIONS):
         raise ValueError(f"invalid command {command!r} for version {version!r}")
@@ -80,10 +83,23 @@ def read_statuses(version: str | None = None) -> list[dict[str, Any]]:
     connection = redis_connection()
     try:
         keys = sorted(connection.scan_iter(match=f"{STATUS_KEY_PREFIX}*", count=500))
-        documents = [json.loads(text) for text in connection.mget(keys) if text] if keys else []
+        texts = connection.mget(keys) if keys else []
     finally:
         connection.close()
+    documents = [document for document in map(_status_document, texts) if document is not None]
     return [d for d in documents if version is None or d.get("version") == version]
+
+
+def _status_document(text: str | None) -> dict[str, Any] | None:
+    """A status key's document, or None when it expired meanwhile or is not a JSON object."""
+    if not text:
+        return None
+    try:
+        document = json.loads(text)
+    except ValueError:
+        logger.warning("skipping an undecodable receiver status document: %.200s", text)
+        return None
+    return document if isinstance(document, dict) else None
 
 
 def command_targets(fields: dict[str, str], deployment_version: str) -> str | None:
@@ -121,33 +137,64 @@ class ReceiverController:
         self.thread = threading.Thread(target=self.run, name="receiver-controller", daemon=True)
 
     def replay(self) -> None:
-        """Apply the latest command before any receiver starts (best effort: Redis may be down)."""
+        """Apply the latest command before any receiver starts.
+
+        The stream is the source; when it is empty (Redis restarted and lost it) or unreachable, the
+        latest recorded command for this version or for every version is applied instead, so a
+        STOP survives a Redis restart during a deploy. With neither, receivers start running.
+        """
         try:
-            self.follow_commands(block_ms=None)
+            if self.follow_commands(block_ms=None):
+                return
+            logger.info("the receiver command stream is empty; looking for the latest recorded command")
         except redis.exceptions.RedisError as error:
-            logger.warning("cannot read receiver commands at start (%s); receivers start running", error)
+            logger.warning("cannot read receiver commands at start (%s); looking for the latest recorded one", error)
+        try:
+            latest = (
+                ReceiverCommand.objects.filter(deployment_version__in=("", self.version)).order_by("-sent_at").first()
+            )
+        except DatabaseError as error:
+            logger.warning("cannot read recorded receiver commands (%s); receivers start running", error)
+            return
+        if latest is not None:
+            logger.info("recorded receiver command %s (%s) applied", latest.command, latest.id)
+            self.apply(latest.command == ReceiverCommand.Command.START)
 
     def run(self) -> None:
-        """Steps, until the process stops: report statuses when due; wait up to 1 s for a command."""
+        """Steps, until the process stops: report statuses when due; wait up to 1 s for a command.
+
+        No error ends this thread: without it STOP would no longer be obeyed. Anything but a Redis
+        error is logged with its traceback and retried after a doubling delay (at most a minute).
+        """
+        delay = 1.0
         while not self.stopped.is_set():
             try:
                 if time.monotonic() >= self.next_report:
                     self.report()
                 self.follow_commands(block_ms=1000)
+                delay = 1.0
             except redis.exceptions.RedisError as error:
                 logger.warning("receiver control cannot reach Redis (%s); retrying in 1 s", error)
                 self.connection = None
                 self.stopped.wait(timeout=1)
+            except Exception:
+                logger.exception("receiver control failed; retrying in %.0f s", delay)
+                self.connection = None
+                self.stopped.wait(timeout=delay)
+                delay = min(delay * 2, 60.0)
 
     def redis(self) -> redis.Redis:
         if self.connection is None:
             self.connection = redis_connection(extra_socket_timeout=1)
         return self.connection
 
-    def follow_commands(self, block_ms: int | None) -> None:
+    def follow_commands(self, block_ms: int | None) -> int:
+        """Apply the stream's new records that target us; return how many records were read."""
         stream = settings.DISPATCHER.REDIS_STREAM_EVENT_CONTROLLER_STREAM_KEY
         replies = self.redis().xread({stream: self.last_id}, count=100, block=block_ms)
+        read = 0
         for _stream, records in replies or []:
+            read += len(records)
             for record_id, fields in records:
                 self.last_id = record_id
                 command = command_targets(fields, self.version)
@@ -155,6 +202,7 @@ class ReceiverController:
                     logger.info("receiver command %s (%s) applied", command, fields.get("commandId"))
                     self.apply(command == "START")
                     self.next_report = 0.0  # let operators see the new state at once
+        return read
 
     def status_document(self) -> dict[str, Any]:
         return {

@@ -20,6 +20,8 @@ import uuid
 from datetime import datetime
 from typing import Any
 
+from azure.core.exceptions import AzureError, HttpResponseError
+from azure.storage.queue import QueueMessage as ReceivedMessage
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from opentelemetry import trace
@@ -27,7 +29,13 @@ from opentelemetry import trace
 from dispatcher_site.metrics import statsd_client
 from receivers.handlers import DeadLetterCategory
 from receivers.messages import event_context
-from receivers.queues import DEAD_LETTER_QUEUE, MAX_MESSAGE_BYTES, send_text
+from receivers.queues import (
+    DEAD_LETTER_QUEUE,
+    MAX_MESSAGE_BYTES,
+    MAX_VISIBILITY_SECONDS,
+    cached_queue_client,
+    send_text,
+)
 
 logger = logging.getLogger(__name__)
 tracer = trace.get_tracer("receivers.dead_letters")
@@ -141,6 +149,11 @@ def dead_letter_fields(text: str, message_id: str, inserted_on: datetime | None)
             return _wrapper_fields(document, text, received)
         except (ValueError, TypeError, OSError, EOFError) as error:
             problem = f"damaged dead-letter wrapper ({error})"
+    return raw_dead_letter_fields(text, message_id, received, problem)
+
+
+def raw_dead_letter_fields(text: str, message_id: str, received: datetime, problem: str) -> dict[str, Any]:
+    """A dead-letter queue message kept exactly as read, keyed by its queue message id."""
     transaction_id, event_code = event_context(text)
     return {
         "id": message_id,
@@ -151,6 +164,14 @@ def dead_letter_fields(text: str, message_id: str, inserted_on: datetime | None)
         "dead_letter_message": text,
         "error": f"{problem}: kept as read",
     }
+
+
+def _dequeue_count(value: Any) -> int:
+    if value is None:
+        return 0
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValueError(f"dequeueCount {value!r} is not a whole number")
+    return max(value, 0)
 
 
 def _wrapper_fields(document: dict[str, Any], text: str, received: datetime) -> dict[str, Any]:
@@ -165,9 +186,46 @@ def _wrapper_fields(document: dict[str, Any], text: str, received: datetime) -> 
         "transaction_id": str(document.get("transactionId") or "")[:64],
         "event_code": str(document.get("eventCode") or "")[:100],
         "error": str(document.get("error") or ""),
-        "dequeue_count": int(document.get("dequeueCount") or 0),
+        "dequeue_count": _dequeue_count(document.get("dequeueCount")),
         "dead_lettered_at": parse_datetime(str(document.get("deadLetteredAt") or "")) or received,
         "original_message": _original_text(document),
         "original_message_truncated": bool(document.get("originalMessageTruncated")),
         "dead_letter_message": text,
     }
+
+
+def hide_dead_letter_message(received: ReceivedMessage) -> str:
+    """Hide a stored dead letter on its queue for as long as the service allows; its new pop receipt.
+
+    It comes back after 7 days (or just before it expires), is seen to be stored, and is hidden again
+    while unresolved, so the queue's depth is the number of unresolved dead letters.
+    """
+    visibility = MAX_VISIBILITY_SECONDS
+    if received.expires_on is not None and received.expires_on.year < 9999:
+        visibility = min(visibility, int((received.expires_on - timezone.now()).total_seconds()) - 1)
+    if visibility < 1:
+        return received.pop_receipt or ""
+    updated = cached_queue_client(DEAD_LETTER_QUEUE).update_message(
+        received.id, pop_receipt=received.pop_receipt, visibility_timeout=visibility
+    )
+    return updated.pop_receipt or ""
+
+
+def delete_dead_letter_message(message_id: str, pop_receipt: str) -> bool:
+    """Delete a dead letter from its queue; False when the pop receipt is stale or the message gone.
+
+    A stale receipt means a consumer read the message again meanwhile: it will see the row is no longer
+    NEW and delete it then. A queue error is logged and left to that same path.
+    """
+    if not message_id or not pop_receipt:
+        return False
+    try:
+        cached_queue_client(DEAD_LETTER_QUEUE).delete_message(message_id, pop_receipt)
+    except HttpResponseError as error:
+        if error.status_code not in (400, 404):
+            logger.warning("cannot delete dead letter message %s: %s", message_id, error)
+        return False
+    except AzureError as error:
+        logger.warning("cannot delete dead letter message %s: %s", message_id, error)
+        return False
+    return True

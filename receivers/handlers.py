@@ -10,8 +10,10 @@ The runtime (`manage.py consume_queue`) parses the message, calls `parse` on the
 `ValueError` or `EventParsingError` dead-letters it as EVENT_PARSING_ERROR), runs the handler, then
 sends what the handler put in its outbox and only then deletes the message. Handlers return normally
 for success and for "nothing to do"; they raise `HandlerError(category, ...)` to dead-letter the
-message with a category, and let infrastructure errors (database, Redis, queue unreachable)
-propagate so the message is redelivered. On any error the outbox is discarded.
+message with a category, raise `RetryLater` when the message cannot be handled now (e.g. another
+writer appended to the transaction first), and let infrastructure errors (database, Redis, queue
+unreachable) propagate: in both cases the message is redelivered, at most DEQUEUE_LIMIT times. On any
+error the outbox is discarded.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from receivers.queues import MAX_MESSAGE_BYTES, QUEUES
+from receivers.queues import MAX_MESSAGE_BYTES, MAX_VISIBILITY_SECONDS, QUEUES, time_to_live
 
 
 class DeadLetterCategory(enum.StrEnum):
@@ -45,6 +47,10 @@ class HandlerError(Exception):
     def __init__(self, category: DeadLetterCategory, message: str):
         self.category = DeadLetterCategory(category)
         super().__init__(message)
+
+
+class RetryLater(Exception):
+    """The message could not be handled now; leave it for redelivery, do not dead-letter it."""
 
 
 class EventParsingError(HandlerError):
@@ -106,15 +112,23 @@ class Outbox:
     ) -> None:
         """Send a v2 QueueEvent to a queue, visible after `visibility_seconds`, with the transient TTL.
 
-        An unknown queue or a message over the queue's 64 KiB limit is a programming error: it raises
-        ValueError here, inside the handler, so the message is dead-lettered as PROCESSING_ERROR.
+        An unknown queue, a message over the queue's 64 KiB limit, or a visibility delay over 7 days or
+        not shorter than the queue's TTL is a programming error: it raises ValueError here, inside the
+        handler, so the message is dead-lettered as PROCESSING_ERROR (the queue service would refuse it).
         """
         if queue_key not in QUEUES:
             raise ValueError(f"no queue {queue_key!r}")
+        visibility_seconds = max(0, int(visibility_seconds))
+        ttl = time_to_live(queue_key)
+        if visibility_seconds > MAX_VISIBILITY_SECONDS or (ttl != -1 and visibility_seconds >= ttl):
+            raise ValueError(
+                f"visibility of {visibility_seconds} s for {queue_key} is over {MAX_VISIBILITY_SECONDS} s "
+                f"or not shorter than the queue's TTL ({ttl} s)"
+            )
         text = serialize_queue_event(event, tracing_info)
         if len(text.encode()) > MAX_MESSAGE_BYTES:
             raise ValueError(f"message for {queue_key} is larger than {MAX_MESSAGE_BYTES} bytes")
-        self.messages.append(OutgoingMessage(queue_key, text, max(0, int(visibility_seconds))))
+        self.messages.append(OutgoingMessage(queue_key, text, visibility_seconds))
 
     def dead_letter_current_message(self, category: DeadLetterCategory, error: str) -> None:
         """Dead-letter the message being handled while the handler carries on (spec: explicit DLQ writes)."""
@@ -129,12 +143,25 @@ Handler = Callable[[QueueMessage, Outbox], None]
 EventParser = Callable[[Mapping[str, Any]], Any]
 
 
+# The package of the reference's v2 events: a short class name in `accepts` means a class of it.
+V2_EVENT_PACKAGE = "it.pagopa.ecommerce.commons.documents.v2."
+
+
+def qualified_class_name(name: str) -> str:
+    return name if "." in name else V2_EVENT_PACKAGE + name
+
+
 @dataclass(frozen=True)
 class HandlerRegistration:
+    """A queue's handler; `accepts` holds full class names (short ones are expanded to the v2 package)."""
+
     queue_key: str
     accepts: frozenset[str]
     handle: Handler
     parse: EventParser | None = None
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "accepts", frozenset(qualified_class_name(name) for name in self.accepts))
 
     @property
     def name(self) -> str:

@@ -78,8 +78,8 @@ def _check_tracing_info(tracing_info: Any) -> None:
 
 
 def accepts_class(registration: HandlerRegistration, event_class: str) -> bool:
-    # Handlers may list the fully qualified class name or only its last part.
-    return event_class in registration.accepts or event_class.rsplit(".", 1)[-1] in registration.accepts
+    # Exact full names only: a v1 class with the same short name as an accepted v2 class is refused.
+    return event_class in registration.accepts
 
 
 def parse_queue_message(

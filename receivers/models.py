@@ -11,6 +11,9 @@ from django.utils import timezone
 
 from receivers.handlers import DeadLetterCategory
 
+# The largest value every database accepts in a PositiveIntegerField.
+MAX_DEQUEUE_COUNT = 2_147_483_647
+
 
 class DeadLetterEvent(models.Model):
     """One dead letter read from the dead-letter queue (spec Part A §5), stored once however often read."""
@@ -41,6 +44,10 @@ class DeadLetterEvent(models.Model):
     resolved_at = models.DateTimeField(null=True, blank=True)
     resolved_by = models.CharField(max_length=150, blank=True)
     resolution_note = models.TextField(blank=True)
+    # The dead-letter queue message this row was read from, kept hidden there while the row is
+    # unresolved, and its newest pop receipt (what deleting it takes).
+    queue_message_id = models.CharField(max_length=64, blank=True, db_index=True)
+    pop_receipt = models.CharField(max_length=255, blank=True)
 
     class Meta:
         ordering = ["-dead_lettered_at"]
@@ -51,13 +58,29 @@ class DeadLetterEvent(models.Model):
 
     @classmethod
     def store(cls, fields: dict[str, Any]) -> tuple[DeadLetterEvent, bool]:
-        """Insert the dead letter unless it is already stored; return it and whether it was new."""
+        """Insert the dead letter unless it is already stored; return it and whether it was new.
+
+        Text is stripped of NUL characters (PostgreSQL refuses them) and the dequeue count is kept within
+        its column, so what a queue message carries cannot make the insert fail for ever.
+        """
+        fields = {
+            key: value.replace("\x00", "\ufffd") if isinstance(value, str) else value for key, value in fields.items()
+        }
+        fields["dequeue_count"] = min(max(int(fields.get("dequeue_count") or 0), 0), MAX_DEQUEUE_COUNT)
         try:
             with transaction.atomic():
                 return cls.objects.get_or_create(id=fields["id"], defaults=fields)
         except IntegrityError:
-            # Another consumer stored the same dead letter between our read and our insert.
-            return cls.objects.get(id=fields["id"]), False
+            # Another consumer may have stored the same dead letter between our read and our insert;
+            # any other integrity failure is a real one and propagates.
+            existing = cls.objects.filter(id=fields["id"]).first()
+            if existing is None:
+                raise
+            return existing, False
+
+    @property
+    def unresolved(self) -> bool:
+        return self.state == self.State.NEW
 
     def pretty_original_message(self) -> str:
         try:
@@ -71,6 +94,12 @@ class DeadLetterEvent(models.Model):
             state=self.State.REQUEUED, requeued_at=when, requeued_by=who
         )
         return changed == 1
+
+    def undo_requeue(self, who: str, when: datetime) -> None:
+        """Give back a claim of `mark_requeued` whose send failed (only that claim, REQUEUED → NEW)."""
+        DeadLetterEvent.objects.filter(id=self.id, state=self.State.REQUEUED, requeued_by=who, requeued_at=when).update(
+            state=self.State.NEW, requeued_at=None, requeued_by=""
+        )
 
     def mark_resolved(self, who: str, when: datetime, note: str) -> bool:
         """Compare-and-set NEW/REQUEUED → RESOLVED; False when it was already resolved."""

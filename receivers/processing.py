@@ -1,13 +1,15 @@
 """What happens to one received message (spec Part A §3-5): parse, handle, send, dead-letter, delete.
 
 `process_message()` is the whole contract of the runtime for a single message:
+0. a message whose lease ran out before a thread got to it is left alone (another consumer may hold it);
 1. a message dequeued more than DEQUEUE_LIMIT times is dead-lettered as PROCESSING_ERROR;
 2. a message that is not an accepted v2 QueueEvent is dead-lettered as EVENT_PARSING_ERROR;
 3. the handler runs in a span whose parent is the message's traceparent;
 4. on success the outbox is sent, then the message is deleted;
 5. a HandlerError (or any other handler failure) dead-letters the message with its category;
-6. an infrastructure error (database, Redis, queue) leaves the message for redelivery.
-Messages of the dead-letter queue are stored as `DeadLetterEvent` rows instead.
+6. an infrastructure error (database, Redis, queue) or `RetryLater` leaves the message for redelivery.
+Messages of the dead-letter queue are stored as `DeadLetterEvent` rows instead (past the dequeue limit,
+as read, without decoding the wrapper) and stay hidden on their queue until an operator acts.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from __future__ import annotations
 import enum
 import logging
 import time
+from datetime import UTC
 
 import redis
 from azure.core.exceptions import AzureError, HttpResponseError, ResourceNotFoundError
@@ -26,8 +29,22 @@ from opentelemetry import propagate, trace
 from opentelemetry.trace import SpanKind
 
 from dispatcher_site.metrics import statsd_client
-from receivers.dead_letters import dead_letter_fields, write_dead_letter
-from receivers.handlers import HANDLERS, DeadLetterCategory, EventParsingError, HandlerError, Outbox, QueueMessage
+from receivers.dead_letters import (
+    dead_letter_fields,
+    delete_dead_letter_message,
+    hide_dead_letter_message,
+    raw_dead_letter_fields,
+    write_dead_letter,
+)
+from receivers.handlers import (
+    HANDLERS,
+    DeadLetterCategory,
+    EventParsingError,
+    HandlerError,
+    Outbox,
+    QueueMessage,
+    RetryLater,
+)
 from receivers.messages import parse_queue_message
 from receivers.models import DeadLetterEvent
 from receivers.queues import DEAD_LETTER_QUEUE, QUEUES, cached_queue_client, send_text
@@ -43,6 +60,8 @@ INFRASTRUCTURE_ERRORS: tuple[type[BaseException], ...] = (
     redis.exceptions.TimeoutError,
     AzureError,
 )
+# What leaves a message for redelivery: the above, and a handler saying "not now".
+REDELIVERY_ERRORS: tuple[type[BaseException], ...] = (*INFRASTRUCTURE_ERRORS, RetryLater)
 
 
 class Outcome(enum.StrEnum):
@@ -54,13 +73,20 @@ class Outcome(enum.StrEnum):
 def process_message(queue_key: str, received: ReceivedMessage) -> Outcome:
     """Handle one message and delete it once its work is done; never raises for the message's sake."""
     stats = statsd_client()
+    if lease_expired(received):
+        logger.warning("message %s of %s left alone: its lease ran out before it was handled", received.id, queue_key)
+        stats.incr(f"queue.{queue_key}.{Outcome.RETRIED}")
+        return Outcome.RETRIED
     if received.inserted_on is not None:
         stats.timing_with_dates(f"queue.{queue_key}.wait", timezone.now(), received.inserted_on)
     db.close_old_connections()
     try:
-        outcome = _store_dead_letter(received) if queue_key == DEAD_LETTER_QUEUE else _handle(queue_key, received)
-        _delete(queue_key, received)
-    except INFRASTRUCTURE_ERRORS as error:
+        if queue_key == DEAD_LETTER_QUEUE:
+            outcome = _store_dead_letter(received)
+        else:
+            outcome = _handle(queue_key, received)
+            _delete(queue_key, received)
+    except REDELIVERY_ERRORS as error:
         logger.warning(
             "message %s of %s left for redelivery: %s: %s", received.id, queue_key, type(error).__name__, error
         )
@@ -76,6 +102,16 @@ def process_message(queue_key: str, received: ReceivedMessage) -> Outcome:
     return outcome
 
 
+def lease_expired(received: ReceivedMessage) -> bool:
+    """Whether the message is visible again, so that another consumer may be handling it."""
+    visible_on = received.next_visible_on
+    if visible_on is None:
+        return False
+    if visible_on.tzinfo is None:
+        visible_on = visible_on.replace(tzinfo=UTC)
+    return visible_on <= timezone.now()
+
+
 def _delete(queue_key: str, received: ReceivedMessage) -> None:
     try:
         cached_queue_client(queue_key).delete_message(received)
@@ -87,11 +123,40 @@ def _delete(queue_key: str, received: ReceivedMessage) -> None:
 
 
 def _store_dead_letter(received: ReceivedMessage) -> Outcome:
-    fields = dead_letter_fields(received.content or "", received.id, received.inserted_on)
-    _, created = DeadLetterEvent.store(fields)
+    """Store the dead letter once, then keep the message hidden on its queue while the row is unresolved
+    (the queue stays the durable hand-off, spec Part A §5) or delete it once an operator has acted."""
+    row = DeadLetterEvent.objects.filter(queue_message_id=received.id).first()
+    if row is None:
+        row = _stored_row(received)
+    if row.queue_message_id != received.id:
+        # Another copy of a dead letter already stored from a different message: one is enough.
+        delete_dead_letter_message(received.id, received.pop_receipt)
+    elif row.unresolved:
+        pop_receipt = hide_dead_letter_message(received)
+        DeadLetterEvent.objects.filter(pk=row.pk).update(pop_receipt=pop_receipt)
+    else:
+        delete_dead_letter_message(received.id, received.pop_receipt)
+    return Outcome.PROCESSED
+
+
+def _stored_row(received: ReceivedMessage) -> DeadLetterEvent:
+    text = received.content or ""
+    dequeue_count = received.dequeue_count or 1
+    limit = settings.DISPATCHER.DEQUEUE_LIMIT
+    if dequeue_count > limit:
+        # Storing it failed that often: keep it as read, the form with the fewest ways to fail.
+        problem = f"unreadable wrapper: dequeued {dequeue_count} times (limit {limit})"
+        fields = raw_dead_letter_fields(text, received.id, received.inserted_on or timezone.now(), problem)
+    else:
+        fields = dead_letter_fields(text, received.id, received.inserted_on)
+    row, created = DeadLetterEvent.store({**fields, "queue_message_id": received.id})
     if not created:
         logger.info("dead letter %s was already stored", fields["id"])
-    return Outcome.PROCESSED
+        if not row.queue_message_id:
+            # Stored before rows kept their message: this message is now the row's.
+            DeadLetterEvent.objects.filter(pk=row.pk, queue_message_id="").update(queue_message_id=received.id)
+            row.refresh_from_db()
+    return row
 
 
 def _handle(queue_key: str, received: ReceivedMessage) -> Outcome:
@@ -128,7 +193,7 @@ def _run_handler(queue_key: str, handle, message: QueueMessage, text: str) -> Ou
     started = time.monotonic()
     try:
         handle(message, outbox)
-    except INFRASTRUCTURE_ERRORS:
+    except REDELIVERY_ERRORS:
         raise
     except HandlerError as error:
         _dead_letter_handled(error.category, message, text, str(error))
@@ -140,10 +205,32 @@ def _run_handler(queue_key: str, handle, message: QueueMessage, text: str) -> Ou
     finally:
         statsd_client().timing(f"queue.{queue_key}.handler", (time.monotonic() - started) * 1000)
     for outgoing in outbox.messages:
-        send_text(outgoing.queue_key, outgoing.text, outgoing.visibility_seconds)
+        try:
+            send_text(outgoing.queue_key, outgoing.text, outgoing.visibility_seconds)
+        except HttpResponseError as error:
+            if not refused_for_its_content(error):
+                raise
+            # Redelivery would only re-run the handler and be refused again: an operator must look.
+            _dead_letter_handled(
+                DeadLetterCategory.PROCESSING_ERROR,
+                message,
+                text,
+                f"the queue service refused the message for {outgoing.queue_key}: {error.status_code} {error.reason}",
+            )
+            return Outcome.DEAD_LETTERED
     for dead_letter in outbox.dead_letters:
         _dead_letter_handled(dead_letter.category, message, text, dead_letter.error)
     return Outcome.PROCESSED
+
+
+def refused_for_its_content(error: HttpResponseError) -> bool:
+    """A 4xx answer about the message itself (bad parameter, too large), not about the service.
+
+    Authorization (403), a missing queue (404), timeouts (408) and throttling (429) are the service's
+    or the deployment's trouble: those messages stay for redelivery.
+    """
+    status = error.status_code or 0
+    return 400 <= status < 500 and status not in (403, 404, 408, 429)
 
 
 def _dead_letter_handled(category: DeadLetterCategory, message: QueueMessage, text: str, error: str) -> None:

@@ -83,24 +83,33 @@ register_queue("probe", "DIAGNOSTIC_PROBE_QUEUE_NAME", receiver_name="storageQue
 DEAD_LETTER_QUEUE = "dead-letter"
 # Azure Storage refuses a message whose UTF-8 text is longer than 64 KiB.
 MAX_MESSAGE_BYTES = 64 * 1024
+# The longest visibility timeout the queue service accepts (7 days).
+MAX_VISIBILITY_SECONDS = 7 * 24 * 3600
 
 
-def queue_client(key: str) -> QueueClient:
-    definition = QUEUES[key]
-    # No SDK retries (its storage policy waits 15 s before the first): a failed call leaves the message
-    # on its queue, and the consumer loop backs off and tries again.
-    # Proxy variables are read once here: requests would otherwise scan the whole environment on every
-    # call, which measured as the largest cost of a message delete.
-    endpoint = QueueClient.from_connection_string(definition.connection_string, definition.name).url
-    return QueueClient.from_connection_string(
-        definition.connection_string,
-        definition.name,
+def service_client(connection_string: str) -> QueueServiceClient:
+    """The one way this app builds queue clients: no SDK retries, short timeouts, proxies read once.
+
+    No SDK retries (its storage policy waits 15 s before the first): a failed call leaves the message
+    on its queue, and the consumer loop backs off and tries again. Proxy variables are read once here:
+    requests would otherwise scan the whole environment on every call, which measured as the largest
+    cost of a message delete.
+    """
+    endpoint = QueueServiceClient.from_connection_string(connection_string).url
+    return QueueServiceClient.from_connection_string(
+        connection_string,
         connection_timeout=5,
         read_timeout=30,
         retry_total=0,
         use_env_settings=False,
         proxies=requests.utils.get_environ_proxies(endpoint) or None,
     )
+
+
+def queue_client(key: str) -> QueueClient:
+    """A new client for a registered queue (it keeps the service client's settings)."""
+    definition = QUEUES[key]
+    return service_client(definition.connection_string).get_queue_client(definition.name)
 
 
 _thread_clients = threading.local()
@@ -134,7 +143,7 @@ def create_all_queues() -> list[str]:
     """Create every registered queue that does not exist yet; return the names created."""
     created = []
     for definition in QUEUES.values():
-        service = QueueServiceClient.from_connection_string(definition.connection_string)
+        service = service_client(definition.connection_string)
         try:
             service.create_queue(definition.name)
             created.append(definition.name)

@@ -22,6 +22,9 @@ from receivers.queues import QUEUES, cached_queue_client
 
 logger = logging.getLogger(__name__)
 
+# Longest wait before a crashed receiver loop runs again, in seconds.
+MAX_RESTART_DELAY = 60.0
+
 
 @dataclass(frozen=True)
 class ConsumerOptions:
@@ -85,6 +88,36 @@ class Quota:
         return self.left is not None and self.left <= 0
 
 
+class Budget:
+    """Messages the whole process may hold at once, shared by every receiver.
+
+    Received messages hold their place until handled. The budget is twice the handler threads: every
+    message has a thread, or waits behind at most one handler that is already running, so none sits
+    in the pool long enough to outlive its lease unseen (however many queues the process serves).
+    """
+
+    def __init__(self, size: int):
+        self.size = size
+        self.free = size
+        self.changed = threading.Condition()
+
+    def reserve(self, wanted: int, timeout: float = 1.0) -> int:
+        """Take up to `wanted` places, waiting up to `timeout` for one; 0 when none came free."""
+        with self.changed:
+            if not self.changed.wait_for(lambda: self.free > 0, timeout=timeout):
+                return 0
+            granted = min(wanted, self.free)
+            self.free -= granted
+            return granted
+
+    def release(self, count: int = 1) -> None:
+        if count <= 0:
+            return
+        with self.changed:
+            self.free += count
+            self.changed.notify_all()
+
+
 class Batch:
     """The messages of one receive call; the last one to finish writes the batch's log line."""
 
@@ -114,8 +147,8 @@ class Batch:
 class Receiver:
     """One queue's polling loop in its own thread; `running` is its START/STOP state.
 
-    The next batch is received while the end of the previous one is still being handled, so the queue
-    service does not wait for the slowest message of each batch.
+    It receives only as many messages as the process-wide budget has room for, so the next batch comes
+    while the end of the previous one is still being handled, but nothing piles up behind the pool.
     """
 
     def __init__(self, queue_key: str, consumer: Consumer):
@@ -127,8 +160,6 @@ class Receiver:
         self.thread = threading.Thread(target=self.run, name=f"receiver-{queue_key}", daemon=True)
         self.heartbeat = time.monotonic()
         self.crashed = False
-        self.in_flight = 0
-        self.in_flight_changed = threading.Condition()
         self.saw_retry = False
 
     def status(self) -> str:
@@ -142,12 +173,25 @@ class Receiver:
         return "UP" if time.monotonic() - self.heartbeat < stale_after else "UNKNOWN"
 
     def run(self) -> None:
-        try:
-            self.loop()
-        except Exception:
-            self.crashed = True
-            logger.exception("receiver of %s crashed", self.queue_key)
-            raise
+        """The loop, restarted after a crash with a doubling delay (this queue's receiver only: the other
+        queues of the process keep working, and the status says UNKNOWN until the loop runs again)."""
+        delay = max(self.consumer.options.poll_interval, 0.1)
+        while True:
+            started = time.monotonic()
+            try:
+                self.loop()
+                return
+            except Exception:
+                self.crashed = True
+                logger.exception("receiver of %s crashed; restarting in %.1f s", self.queue_key, delay)
+                if self.consumer.options.once:
+                    raise
+            if time.monotonic() - started > MAX_RESTART_DELAY:
+                delay = max(self.consumer.options.poll_interval, 0.1)  # it had been running fine for a while
+            if self.consumer.shutdown.wait(timeout=delay):
+                return
+            delay = min(delay * 2, MAX_RESTART_DELAY)
+            self.crashed = False
 
     def loop(self) -> None:
         """Steps: wait while stopped; wait for room; receive a batch onto the pool; back off when idle."""
@@ -161,13 +205,13 @@ class Receiver:
                     return
                 self.running.wait(timeout=1)
                 continue
-            room = self.wait_for_room()
-            if room == 0:
-                continue
             if self.saw_retry:
                 # Something the handlers stand on is failing: give it a moment before the next batch.
                 self.saw_retry = False
                 consumer.shutdown.wait(timeout=consumer.options.poll_interval)
+            room = consumer.budget.reserve(consumer.options.batch_size)
+            if room == 0:
+                continue
             received = self.poll_once(room)
             if received is None or received == 0:
                 if consumer.options.once or consumer.quota.exhausted:
@@ -179,34 +223,28 @@ class Receiver:
                 if consumer.quota.exhausted:
                     return
 
-    def wait_for_room(self) -> int:
-        """How many messages may be received now (0 after a second without room).
-
-        The next batch comes once every message still in flight can be on a handler thread, so a
-        received message never waits behind more than one batch and its lease does not run out unseen.
-        """
-        options = self.consumer.options
-        with self.in_flight_changed:
-            if self.in_flight_changed.wait_for(lambda: self.in_flight <= options.worker_threads, timeout=1):
-                return options.batch_size
-            return 0
-
     def poll_once(self, room: int) -> int | None:
-        """Receive a batch and hand it to the pool; the number received, or None when unreachable."""
-        quota = self.consumer.quota
+        """Receive up to `room` reserved messages and hand them to the pool; the number received, or
+        None when unreachable. Places not filled go back to the budget."""
+        quota, budget = self.consumer.quota, self.consumer.budget
         wanted = quota.take(room)
         if wanted == 0:
+            budget.release(room)
             return 0
         try:
             messages = self.receive(wanted, self.consumer.options.visibility_timeout)
         except INFRASTRUCTURE_ERRORS as error:
             quota.give_back(wanted)
+            budget.release(room)
             logger.warning("cannot receive from %s: %s: %s", self.queue_key, type(error).__name__, error)
             return None
+        except BaseException:
+            quota.give_back(wanted)
+            budget.release(room)
+            raise
         quota.give_back(wanted - len(messages))
+        budget.release(room - len(messages))
         batch = Batch(self.queue_key, len(messages))
-        with self.in_flight_changed:
-            self.in_flight += len(messages)
         for message in messages:
             self.consumer.pool.submit(self.process, message, batch)
         return len(messages)
@@ -220,9 +258,7 @@ class Receiver:
             self.consumer.totals.add([outcome])
             batch.record(outcome)
             self.saw_retry = self.saw_retry or outcome == Outcome.RETRIED
-            with self.in_flight_changed:
-                self.in_flight -= 1
-                self.in_flight_changed.notify_all()
+            self.consumer.budget.release()
 
     def receive(self, count: int, visibility_timeout: int) -> list[ReceivedMessage]:
         client = cached_queue_client(self.queue_key)
@@ -241,6 +277,7 @@ class Consumer:
         self.shutdown = threading.Event()
         self.totals = Totals()
         self.quota = Quota(options.max_messages)
+        self.budget = Budget(2 * options.worker_threads)
         self.pool = ThreadPoolExecutor(max_workers=options.worker_threads, thread_name_prefix="handler")
         self.receivers = [Receiver(key, self) for key in queue_keys]
 

@@ -6,10 +6,12 @@ import json
 import logging
 
 import redis
+from django.db import DatabaseError
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
+from dispatcher_site.api_keys import api_key_name
 from receivers.control import COMMANDS, VERSIONS, read_statuses, send_command
 from receivers.models import ReceiverCommand
 
@@ -49,10 +51,15 @@ def commands(request: HttpRequest) -> HttpResponse:
     if parsed is None:
         return problem(BAD_REQUEST)
     command, version = parsed
+    # The middleware let the request in, so the header holds one of the keys; record which one.
+    sent_by = f"api key ({api_key_name(request.headers.get('x-api-key', '')) or 'unknown'})"
     try:
-        send_command(command, version, sent_by="x-api-key", origin=ReceiverCommand.Origin.API)
+        send_command(command, version, sent_by=sent_by, origin=ReceiverCommand.Origin.API)
     except redis.exceptions.RedisError:
         logger.exception("cannot publish receiver command %s", command)
+        return problem(SERVER_ERROR)
+    except DatabaseError:
+        logger.exception("receiver command %s for %s was published but cannot be recorded", command, version)
         return problem(SERVER_ERROR)
     return HttpResponse(status=202)
 

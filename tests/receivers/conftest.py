@@ -71,6 +71,12 @@ def queue_length(queue_key: str) -> int:
     return queue_client(queue_key).get_queue_properties().approximate_message_count
 
 
+def hidden_dead_letters() -> int:
+    """Messages kept on the dead-letter queue, none of them visible (stored, waiting for an operator)."""
+    assert queue_texts("dead-letter") == [], "a stored dead letter is hidden on its queue"
+    return queue_length("dead-letter")
+
+
 def dead_letters() -> list[dict]:
     return [json.loads(text) for text in queue_texts("dead-letter")]
 

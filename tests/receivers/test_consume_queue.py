@@ -2,16 +2,20 @@
 
 import signal
 import subprocess
+from collections import Counter
 
 import pytest
 from azure.storage.queue import QueueClient
+from django.conf import settings
+from django.test import override_settings
 
 from dispatcher_site import local_servers
 from dispatcher_site.local_servers import free_port
 from receivers.handlers import serialize_queue_event
 from receivers.models import ProbeReceipt
-from receivers.probe import probe_event
-from tests.receivers.conftest import TRACEPARENT, queue_length, send_probe, wait_until
+from receivers.probe import handle_probe, parse_probe, probe_event
+from receivers.runtime import Consumer, ConsumerOptions
+from tests.receivers.conftest import TRACEPARENT, WAIT_SECONDS, consume_once, queue_length, send_probe, wait_until
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
@@ -151,3 +155,42 @@ def test_a_consumer_outlives_an_unreachable_queue_service_and_reconnects(start_c
         assert consumer.wait() == 0
     finally:
         local_servers.stop(azurite)
+
+
+def test_few_threads_and_slow_handlers_handle_each_message_once_within_its_lease(queues, probe_handler):
+    calls = []
+
+    def counted(message, outbox):
+        calls.append((message.raw_event["id"], message.dequeue_count))
+        handle_probe(message, outbox)
+
+    probe_handler(counted, parse=parse_probe)
+    sent = {send_probe({"record": True, "sleepSeconds": 0.5})["id"] for _ in range(12)}
+
+    # Two threads for two queues: twelve messages of a whole batch would wait 3 s behind a 2 s lease.
+    consume_once("probe", "dead-letter", worker_threads=2, visibility_timeout=2, batch_size=32)
+
+    assert receipts() == sent
+    assert Counter(event_id for event_id, _ in calls) == dict.fromkeys(sent, 1)
+    assert {count for _, count in calls} == {1}, "no message was dequeued twice"
+    assert queue_length("probe") == 0
+
+
+def test_a_crashed_receiver_reports_unknown_then_restarts_and_handles_messages(queues):
+    options = ConsumerOptions(poll_interval=0.05, max_poll_interval=0.1, visibility_timeout=5)
+    consumer = Consumer(["probe"], options)
+    [receiver] = consumer.receivers
+    broken = settings.DISPATCHER.replace(QUEUE_TRANSIENT_CONNECTION_STRING="not a connection string")
+    try:
+        with override_settings(DISPATCHER=broken):
+            consumer.start()
+            wait_until(lambda: receiver.status() == "UNKNOWN", "the receiver loop to crash")
+        event = send_probe({"record": True})
+
+        wait_until(lambda: event["id"] in receipts(), "the restarted receiver to handle a message")
+        assert receiver.status() == "UP"
+        assert receiver.thread.is_alive()
+    finally:
+        consumer.shutdown.set()
+        consumer.join(timeout=WAIT_SECONDS)
+        consumer.close()

@@ -3,13 +3,19 @@
 import json
 
 import pytest
+from django.conf import settings
+from django.contrib.admin import site
 from django.contrib.admin.models import LogEntry
 from django.contrib.auth.models import Permission, User
+from django.contrib.messages.storage.fallback import FallbackStorage
+from django.test import RequestFactory, override_settings
 
 from receivers import handlers
+from receivers.admin import DeadLetterEventAdmin
 from receivers.handlers import DeadLetterCategory, HandlerError
 from receivers.models import DeadLetterEvent, ProbeReceipt
-from tests.receivers.conftest import consume_once, queue_length, queue_texts, send_probe
+from receivers.queues import queue_client
+from tests.receivers.conftest import consume_once, hidden_dead_letters, queue_length, queue_texts, send_probe
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -55,6 +61,91 @@ def test_a_dead_letter_is_requeued_only_once(queues, probe_handler, admin_client
 
     assert "Skipped 1" in response.content.decode()
     assert queue_length("probe") == 1
+
+
+def run_requeue_action(dead_letters: list[DeadLetterEvent], user: User) -> None:
+    """The requeue action on rows loaded earlier, as two submits that both read the rows as NEW do."""
+    request = RequestFactory().post(CHANGELIST)
+    request.user = user
+    request.session = {}
+    request._messages = FallbackStorage(request)
+    DeadLetterEventAdmin(DeadLetterEvent, site).requeue(request, dead_letters)
+
+
+def test_a_double_submit_requeues_once(queues, probe_handler, admin_user):
+    dead_letter_a_probe(probe_handler)
+    loaded_by_first, loaded_by_second = list(DeadLetterEvent.objects.all()), list(DeadLetterEvent.objects.all())
+
+    run_requeue_action(loaded_by_first, admin_user)
+    run_requeue_action(loaded_by_second, admin_user)
+
+    assert queue_length("probe") == 1
+    assert DeadLetterEvent.objects.get().state == DeadLetterEvent.State.REQUEUED
+    assert LogEntry.objects.count() == 1
+
+
+def test_a_requeue_whose_send_fails_leaves_the_dead_letter_new(queues, probe_handler, admin_client):
+    dead_letter_a_probe(probe_handler)
+    pk = DeadLetterEvent.objects.get().pk
+    missing_queue = settings.DISPATCHER.replace(DIAGNOSTIC_PROBE_QUEUE_NAME="no-such-probe-queue")
+
+    with override_settings(DISPATCHER=missing_queue):
+        response = admin_client.post(CHANGELIST, {"action": "requeue", "_selected_action": [pk]}, follow=True)
+
+    assert "Queue error, stopped requeueing" in response.content.decode()
+    dead_letter = DeadLetterEvent.objects.get()
+    assert (dead_letter.state, dead_letter.requeued_by, dead_letter.requeued_at) == ("NEW", "", None)
+
+
+def make_visible_again(dead_letter: DeadLetterEvent) -> None:
+    """As if its 7 days had passed: the message shows again, and the row's pop receipt is stale."""
+    queue_client("dead-letter").update_message(
+        dead_letter.queue_message_id, pop_receipt=dead_letter.pop_receipt, visibility_timeout=0
+    )
+
+
+def resolve(admin_client, pk) -> None:
+    data = {"action": "resolve", "_selected_action": [pk], "apply": "1", "note": "done"}
+    assert "Resolved 1" in admin_client.post(CHANGELIST, data, follow=True).content.decode()
+
+
+def test_an_unresolved_dead_letter_stays_hidden_on_its_queue_until_resolved(queues, probe_handler, admin_client):
+    dead_letter_a_probe(probe_handler)
+    dead_letter = DeadLetterEvent.objects.get()
+    assert hidden_dead_letters() == 1
+    make_visible_again(dead_letter)
+
+    consume_once("dead-letter")
+
+    assert DeadLetterEvent.objects.count() == 1
+    assert hidden_dead_letters() == 1, "read again, it is hidden again"
+    refreshed = DeadLetterEvent.objects.get()
+    assert refreshed.pop_receipt != dead_letter.pop_receipt
+    resolve(admin_client, dead_letter.pk)
+    assert queue_length("dead-letter") == 0
+
+
+def test_a_requeued_dead_letter_leaves_the_dead_letter_queue(queues, probe_handler, admin_client):
+    dead_letter_a_probe(probe_handler)
+    pk = DeadLetterEvent.objects.get().pk
+
+    admin_client.post(CHANGELIST, {"action": "requeue", "_selected_action": [pk]})
+
+    assert queue_length("dead-letter") == 0
+    assert queue_length("probe") == 1
+
+
+def test_a_dead_letter_resolved_with_a_stale_pop_receipt_is_deleted_when_next_read(queues, probe_handler, admin_client):
+    dead_letter_a_probe(probe_handler)
+    dead_letter = DeadLetterEvent.objects.get()
+    make_visible_again(dead_letter)
+
+    resolve(admin_client, dead_letter.pk)
+    assert queue_length("dead-letter") == 1, "the stale pop receipt could not delete it"
+    consume_once("dead-letter")
+
+    assert queue_length("dead-letter") == 0
+    assert DeadLetterEvent.objects.get().state == DeadLetterEvent.State.RESOLVED
 
 
 def test_resolve_asks_for_a_note_and_records_who_and_when(queues, probe_handler, admin_client):

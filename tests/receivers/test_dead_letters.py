@@ -13,7 +13,7 @@ from receivers.dead_letters import build_wrapper, dead_letter_fields
 from receivers.handlers import DeadLetterCategory
 from receivers.models import DeadLetterEvent
 from receivers.queues import MAX_MESSAGE_BYTES, queue_client, send_text
-from tests.receivers.conftest import consume_once, queue_length, queue_texts, send_probe
+from tests.receivers.conftest import consume_once, hidden_dead_letters, queue_texts, send_probe
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -59,7 +59,7 @@ def test_consuming_the_dead_letter_queue_stores_each_dead_letter_with_its_contex
     assert stored.event_code == "PROBE_EVENT"
     assert stored.state == DeadLetterEvent.State.NEW
     assert json.loads(stored.original_message)["event"] == event
-    assert queue_length("dead-letter") == 0
+    assert hidden_dead_letters() == 1
 
 
 def test_a_dead_letter_read_twice_is_stored_once(queues):
@@ -71,7 +71,7 @@ def test_a_dead_letter_read_twice_is_stored_once(queues):
     consume_once("dead-letter")
 
     assert DeadLetterEvent.objects.count() == 1
-    assert queue_length("dead-letter") == 0
+    assert hidden_dead_letters() == 1
 
 
 def test_a_dead_letter_without_our_wrapper_is_kept_as_read(queues):
@@ -113,3 +113,48 @@ def test_the_readme_spelling_of_no_attempts_left_is_read_as_the_code_spelling(qu
 
     assert DeadLetterEvent.objects.get().category == "RETRY_EVENT_NO_ATTEMPTS_LEFT"
     assert queue_texts("dead-letter") == []
+
+
+@pytest.mark.parametrize(("dequeue_count", "stored_count"), [(-1, 0), (10**12, 2_147_483_647)])
+def test_a_wrapper_with_an_out_of_range_dequeue_count_is_stored_once_and_leaves_the_queue(
+    queues, dequeue_count, stored_count
+):
+    wrapper = json.loads(build_wrapper(DeadLetterCategory.PROCESSING_ERROR, "x", "refund", "e", 1))
+    send_text("dead-letter", json.dumps({**wrapper, "dequeueCount": dequeue_count}))
+
+    consumer = consume_once("dead-letter")
+
+    stored = DeadLetterEvent.objects.get()
+    assert (stored.id, stored.dequeue_count) == (wrapper["id"], stored_count)
+    assert consumer.totals.counts["retried"] == 0
+    assert hidden_dead_letters() == 1
+
+
+def test_a_wrapper_whose_dequeue_count_is_not_a_number_is_kept_as_read(queues):
+    wrapper = json.loads(build_wrapper(DeadLetterCategory.PROCESSING_ERROR, "x", "refund", "e", 1))
+    text = json.dumps({**wrapper, "dequeueCount": "many"})
+    send_text("dead-letter", text)
+
+    consume_once("dead-letter")
+
+    stored = DeadLetterEvent.objects.get()
+    assert stored.error.startswith("damaged dead-letter wrapper")
+    assert stored.original_message == text
+
+
+def test_a_dead_letter_dequeued_past_the_limit_is_stored_as_read_under_its_message_id(queues):
+    text = build_wrapper(DeadLetterCategory.PROCESSING_ERROR, "x", "refund", "e", 1)
+    send_text("dead-letter", text)
+    client = queue_client("dead-letter")
+    for _ in range(2):
+        [message] = client.receive_messages(visibility_timeout=30)
+        client.update_message(message, visibility_timeout=0)
+
+    with override_settings(DISPATCHER=settings.DISPATCHER.replace(DEQUEUE_LIMIT=2)):
+        consume_once("dead-letter")
+
+    stored = DeadLetterEvent.objects.get()
+    assert stored.id == message.id
+    assert stored.error.startswith("unreadable wrapper: dequeued 3 times (limit 2)")
+    assert stored.dead_letter_message == text
+    assert hidden_dead_letters() == 1

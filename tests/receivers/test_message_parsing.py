@@ -104,12 +104,18 @@ def test_accepted_event_reaches_the_handler_in_plain_text_and_in_base64(queues, 
     assert queue_length("probe") == 0
 
 
-def test_handler_may_list_accepted_classes_by_simple_name(queues, probe_handler):
+def test_a_short_accepted_class_name_means_the_v2_event_and_nothing_else(queues, probe_handler):
     seen = []
     probe_handler(lambda message, outbox: seen.append(message.event_class), accepts=["ProbeEvent"])
-    send_probe_event = probe_event()
-    send_text("probe", serialize_queue_event(send_probe_event, TRACING))
+    v2 = {**probe_event(), "_class": "it.pagopa.ecommerce.commons.documents.v2.ProbeEvent"}
+    v1 = {**probe_event(), "_class": "it.pagopa.ecommerce.commons.documents.v1.ProbeEvent"}
+    for event in (v2, v1):
+        send_text("probe", serialize_queue_event(event, TRACING))
 
     consume_once("probe")
 
-    assert seen == [send_probe_event["_class"]]
+    assert seen == [v2["_class"]]
+    [dead_letter] = dead_letters()
+    assert dead_letter["category"] == "EVENT_PARSING_ERROR"
+    assert json.loads(dead_letter["originalMessage"])["event"] == v1
+    assert queue_length("probe") == 0

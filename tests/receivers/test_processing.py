@@ -7,10 +7,20 @@ from django.conf import settings
 from django.db import OperationalError
 from django.test import override_settings
 
-from receivers.handlers import DeadLetterCategory, HandlerError
+from receivers.handlers import DeadLetterCategory, HandlerError, OutgoingMessage, RetryLater, serialize_queue_event
 from receivers.models import DeadLetterEvent, ProbeReceipt
+from receivers.processing import Outcome, process_message
 from receivers.queues import queue_client, send_text
-from tests.receivers.conftest import TRACEPARENT, consume_once, dead_letters, queue_length, queue_texts, send_probe
+from tests.receivers.conftest import (
+    TRACEPARENT,
+    consume_once,
+    dead_letters,
+    hidden_dead_letters,
+    queue_length,
+    queue_texts,
+    send_probe,
+    wait_until,
+)
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -73,6 +83,38 @@ def test_an_infrastructure_error_leaves_the_message_for_redelivery(queues, probe
     assert dead_letters() == []
     assert queue_length("probe") == 1
     assert queue_length("refund") == 0
+
+
+def test_a_handler_asking_to_retry_later_leaves_the_message_without_a_dead_letter(queues, probe_handler):
+    def not_now(message, outbox):
+        outbox.send("refund", message.raw_event, message.tracing_info)
+        raise RetryLater("the transaction changed under us")
+
+    probe_handler(not_now)
+    send_probe()
+
+    consumer = consume_once("probe", visibility_timeout=1)
+
+    assert consumer.totals.counts["retried"] == 1
+    assert consumer.totals.counts["dead_lettered"] == 0
+    assert dead_letters() == []
+    assert queue_length("probe") == 1
+    assert queue_length("refund") == 0
+
+
+def test_a_message_whose_lease_ran_out_before_a_thread_reached_it_is_left_alone(queues, probe_handler):
+    handled = []
+    probe_handler(lambda message, outbox: handled.append(message))
+    send_probe()
+    [received] = queue_client("probe").receive_messages(visibility_timeout=1)
+    wait_until(lambda: queue_texts("probe"), "the lease to run out")
+
+    outcome = process_message("probe", received)
+
+    assert outcome == Outcome.RETRIED
+    assert handled == []
+    assert dead_letters() == []
+    assert queue_length("probe") == 1
 
 
 def test_the_outbox_is_sent_after_success_with_its_visibility_delay(queues, probe_handler):
@@ -174,6 +216,53 @@ def test_sending_to_an_unknown_queue_is_a_processing_error(queues, probe_handler
     assert "no-such-queue" in dead_letter["error"]
 
 
+@pytest.mark.parametrize("visibility_seconds", [604801, 604800])
+def test_a_visibility_over_seven_days_or_the_ttl_is_a_processing_error(queues, probe_handler, visibility_seconds):
+    def delay_too_long(message, outbox):
+        outbox.send("refund", message.raw_event, message.tracing_info, visibility_seconds=visibility_seconds)
+
+    probe_handler(delay_too_long)
+    send_probe()
+
+    consume_once("probe")
+
+    [dead_letter] = dead_letters()
+    assert dead_letter["category"] == "PROCESSING_ERROR"
+    assert f"visibility of {visibility_seconds} s" in dead_letter["error"]
+    assert queue_length("refund") == 0
+    assert queue_length("probe") == 0
+
+
+def test_an_outbox_message_the_queue_service_refuses_is_a_processing_error(queues, probe_handler):
+    def bypass_the_outbox_checks(message, outbox):
+        text = serialize_queue_event(message.raw_event, message.tracing_info)
+        outbox.messages.append(OutgoingMessage("refund", text, visibility_seconds=700_000))
+
+    probe_handler(bypass_the_outbox_checks)
+    send_probe()
+
+    consumer = consume_once("probe")
+
+    [dead_letter] = dead_letters()
+    assert dead_letter["category"] == "PROCESSING_ERROR"
+    assert dead_letter["error"].startswith("the queue service refused the message for refund: 400")
+    assert consumer.totals.counts["dead_lettered"] == 1
+    assert queue_length("probe") == 0
+
+
+def test_an_outbox_send_failing_after_the_handler_committed_leaves_the_message(queues):
+    event = send_probe({"record": True, "forwardTo": "refund"})
+    missing_queue = settings.DISPATCHER.replace(TRANSACTIONS_REFUND_QUEUE_NAME="no-such-queue-for-refunds")
+
+    with override_settings(DISPATCHER=missing_queue):
+        consumer = consume_once("probe", visibility_timeout=1)
+
+    assert ProbeReceipt.objects.filter(event_id=event["id"]).exists(), "the handler's work was committed"
+    assert consumer.totals.counts["retried"] == 1
+    assert dead_letters() == []
+    assert queue_length("probe") == 1
+
+
 def test_a_damaged_dead_letter_wrapper_is_kept_as_read(queues):
     damaged = json.dumps({"id": "x", "category": "PROCESSING_ERROR", "originalMessageGzip": "not base64 gzip"})
     send_text("dead-letter", damaged)
@@ -183,4 +272,4 @@ def test_a_damaged_dead_letter_wrapper_is_kept_as_read(queues):
     [stored] = DeadLetterEvent.objects.all()
     assert stored.original_message == damaged
     assert stored.error.startswith("damaged dead-letter wrapper")
-    assert queue_length("dead-letter") == 0
+    assert hidden_dead_letters() == 1

@@ -4,6 +4,7 @@ import json
 
 import pytest
 from django.conf import settings
+from django.db import connection
 from django.test import override_settings
 
 from dispatcher_site.local_servers import free_port
@@ -87,6 +88,33 @@ def test_a_command_when_redis_is_down_is_a_500_problem_and_not_recorded(client, 
     assert ReceiverCommand.objects.count() == 0
 
 
+@pytest.mark.django_db(transaction=True)
+def test_a_command_redis_took_but_the_database_cannot_record_is_a_500_problem(client, api_headers, redis_client):
+    table = ReceiverCommand._meta.db_table
+    with connection.schema_editor() as editor:
+        editor.alter_db_table(ReceiverCommand, table, "receivers_receivercommand_away")
+    try:
+        response = post_command(client, api_headers, {"command": "STOP"})
+    finally:
+        with connection.schema_editor() as editor:
+            editor.alter_db_table(ReceiverCommand, "receivers_receivercommand_away", table)
+
+    assert response.status_code == 500
+    assert response["Content-Type"] == "application/problem+json"
+    assert response.json()["detail"] == "An unexpected error occurred processing the request"
+    [(_, fields)] = redis_client.xrange(STREAM)
+    assert fields["receiverCommand"] == "STOP", "the command is in force although unrecorded"
+
+
+@pytest.mark.parametrize("key", ["PRIMARY", "SECONDARY"])
+def test_a_command_records_which_api_key_sent_it(client, redis_client, key):
+    headers = {"x-api-key": getattr(settings.DISPATCHER, f"SECURITY_API_KEYS_{key}")}
+
+    post_command(client, headers, {"command": "START"})
+
+    assert ReceiverCommand.objects.get().sent_by == f"api key ({key.lower()})"
+
+
 @pytest.mark.parametrize("method", ["get", "post"])
 @pytest.mark.parametrize("headers", [{}, {"x-api-key": "wrong"}])
 def test_without_a_valid_api_key_the_answer_is_401_with_an_empty_body(client, method, headers):
@@ -126,6 +154,17 @@ def test_status_lists_every_reporting_process(client, api_headers, redis_client)
             "receiverStatuses": [{"name": "storageQueueClosuresMessageSource", "status": "DOWN"}],
         },
     ]
+
+
+@pytest.mark.parametrize("corrupt", ["{not json", "[1, 2]", "null"])
+def test_status_skips_an_undecodable_status_document(client, api_headers, redis_client, corrupt):
+    write_status(redis_client, "event-dispatcher-a", "PROD")
+    redis_client.set("receiver-status:event-dispatcher-broken", corrupt)
+
+    response = client.get(STATUS_URL, headers=api_headers)
+
+    assert response.status_code == 200
+    assert [s["instanceId"] for s in response.json()["status"]] == ["event-dispatcher-a"]
 
 
 def test_status_filters_by_version(client, api_headers, redis_client):

@@ -2,12 +2,17 @@
 
 import json
 import signal
-import time
+import threading
+import uuid
 
 import pytest
+from django.conf import settings
+from django.test import override_settings
 
-from receivers.models import ProbeReceipt
-from tests.receivers.conftest import queue_texts, send_probe, wait_until
+from receivers.control import ReceiverController, send_command
+from receivers.models import ProbeReceipt, ReceiverCommand
+from receivers.queues import queue_client
+from tests.receivers.conftest import send_probe, wait_until
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
@@ -27,6 +32,10 @@ def probe_status(redis_client, version="PROD") -> str | None:
             if receiver["name"] == "storageQueueProbeMessageSource":
                 return receiver["status"]
     return None
+
+
+def queried_at(redis_client, version="PROD") -> str | None:
+    return next((document["queriedAt"] for document in statuses(redis_client, version)), None)
 
 
 def command(client, api_headers, body) -> None:
@@ -58,9 +67,11 @@ def test_stop_takes_no_new_messages_and_start_resumes(start_consumer, redis_clie
     command(client, api_headers, {"command": "STOP"})
     wait_until(lambda: probe_status(redis_client) == "DOWN", "the consumer to report DOWN")
     event = send_probe({"record": True})
-    time.sleep(1)  # twenty poll intervals: a running receiver would have taken the message by now
+    reported = queried_at(redis_client)
+    wait_until(lambda: queried_at(redis_client) != reported, "one more status report after the message was sent")
+    [message] = queue_client("probe").peek_messages()
+    assert message.dequeue_count == 0, "a stopped receiver received nothing"
     assert ProbeReceipt.objects.count() == 0
-    assert len(queue_texts("probe")) == 1, "the message is still visible: nobody received it"
 
     command(client, api_headers, {"command": "START"})
     wait_until(lambda: ProbeReceipt.objects.filter(event_id=event["id"]).exists(), "the message after START")
@@ -118,3 +129,54 @@ def test_a_process_that_exits_cleanly_reports_its_receivers_down(start_consumer,
 
     assert consumer.wait() == 0
     assert probe_status(redis_client) == "DOWN"
+
+
+def test_the_controller_survives_an_error_that_is_not_a_redis_error_and_obeys_the_next_command(redis_client):
+    applied = []
+
+    def apply(running: bool) -> None:
+        applied.append(running)
+        if len(applied) == 1:
+            raise RuntimeError("applying the command failed")
+
+    stopped = threading.Event()
+    controller = ReceiverController(apply=apply, statuses=list, stopped=stopped)
+    controller.thread.start()
+    try:
+        send_command("STOP", None, "test", ReceiverCommand.Origin.CLI)
+        wait_until(lambda: applied == [False], "the first command to fail")
+        send_command("START", None, "test", ReceiverCommand.Origin.CLI)
+
+        wait_until(lambda: applied == [False, True], "the next command to be obeyed")
+        assert controller.thread.is_alive()
+    finally:
+        stopped.set()
+        controller.thread.join(timeout=10)
+
+
+def replayed(version: str = "PROD") -> list[bool]:
+    """What a new process of this version applies at start, before its receivers run."""
+    applied = []
+    with override_settings(DISPATCHER=settings.DISPATCHER.replace(DEPLOYMENT_VERSION=version)):
+        ReceiverController(apply=applied.append, statuses=list, stopped=threading.Event()).replay()
+    return applied
+
+
+def test_with_the_stream_lost_a_new_process_obeys_the_latest_recorded_command_for_its_version(redis_client):
+    send_command("STOP", "PROD", "operator", ReceiverCommand.Origin.API)
+    send_command("START", "STAGING", "operator", ReceiverCommand.Origin.API)
+    redis_client.delete(settings.DISPATCHER.REDIS_STREAM_EVENT_CONTROLLER_STREAM_KEY)  # Redis restarted
+
+    assert replayed("PROD") == [False]
+    assert replayed("STAGING") == [True]
+
+
+def test_the_stream_wins_over_the_recorded_commands_when_it_has_one(redis_client):
+    send_command("STOP", None, "operator", ReceiverCommand.Origin.API)
+    ReceiverCommand.objects.create(id=uuid.uuid4(), command="START", sent_by="x", origin=ReceiverCommand.Origin.CLI)
+
+    assert replayed("PROD") == [False]
+
+
+def test_with_no_stream_and_no_recorded_command_receivers_start_running(redis_client):
+    assert replayed("PROD") == []
