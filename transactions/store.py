@@ -24,6 +24,7 @@ from typing import Any
 
 from django.db import IntegrityError, transaction
 
+from receivers.handlers import RetryLater
 from transactions import events as ev
 from transactions.events.codec import encode
 from transactions.models import Transaction, TransactionEvent
@@ -34,8 +35,12 @@ EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 INCOMING_APPEND_ATTEMPTS = 5
 
 
-class ConcurrentAppendError(Exception):
-    """Another event took the sequence number this append expected: reload and re-decide."""
+class ConcurrentAppendError(RetryLater):
+    """Another event took the sequence number this append expected: reload and re-decide.
+
+    Handlers re-decide a few times themselves; one that still escapes leaves the message for
+    redelivery (spec Part A §2), never a dead letter.
+    """
 
 
 class EventConflictError(ValueError):

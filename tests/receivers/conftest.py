@@ -10,10 +10,6 @@ import time
 from collections.abc import Callable
 
 import pytest
-from opentelemetry import trace
-from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.sdk.trace.export import SimpleSpanProcessor
-from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from receivers import handlers
 from receivers.handlers import HandlerRegistration, serialize_queue_event
@@ -102,23 +98,6 @@ def probe_handler():
 
     yield replace
     handlers.HANDLERS["probe"] = original
-
-
-@pytest.fixture(scope="session")
-def span_exporter():
-    provider = trace.get_tracer_provider()
-    if not isinstance(provider, TracerProvider):
-        provider = TracerProvider()
-        trace.set_tracer_provider(provider)
-    exporter = InMemorySpanExporter()
-    provider.add_span_processor(SimpleSpanProcessor(exporter))
-    return exporter
-
-
-@pytest.fixture
-def spans(span_exporter):
-    span_exporter.clear()
-    return span_exporter
 
 
 class ConsumerProcess:

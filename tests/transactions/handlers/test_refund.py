@@ -382,3 +382,19 @@ def test_an_event_appended_during_the_refund_call_is_recorded_around_without_a_s
     assert codes()[-3:] == ["REFUND_REQUESTED", "AUTHORIZATION_OUTCOME_WAITING", "REFUNDED"]
     assert view_status() == "REFUNDED"
     assert dead_letters() == []
+
+
+def test_a_conflict_that_outlasts_every_reload_leaves_the_message_for_redelivery(stand_ins, monkeypatch):
+    """Spec Part A §2: a lost append race means reload and decide again, never a dead letter."""
+    from receivers.handlers import HANDLERS, HandlerRegistration
+    from transactions.store import ConcurrentAppendError
+
+    def always_overtaken(message, outbox):
+        raise ConcurrentAppendError("another consumer appended first, every time")
+
+    real = HANDLERS["refund"]
+    monkeypatch.setitem(HANDLERS, "refund", HandlerRegistration("refund", real.accepts, always_overtaken, real.parse))
+    refund_now(npg_refund_requested())
+
+    assert dead_letters() == []
+    assert queue_length("refund") == 1  # back on its queue once its lease ends
