@@ -4,18 +4,8 @@ the API and the statistics commands change them."""
 from django.contrib import admin, messages
 from django.utils import timezone
 
+from dispatcher_site.admin import ReadOnlyAdmin
 from notifications.models import ApiKey, DailyStatistics, Notification, Service, Template
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 class TemplateInline(admin.TabularInline):

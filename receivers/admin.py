@@ -19,23 +19,13 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from django.utils.html import format_html
 
+from dispatcher_site.admin import ReadOnlyAdmin
 from receivers.control import VERSIONS, read_statuses, send_command
 from receivers.dead_letters import delete_dead_letter_message
 from receivers.models import DeadLetterEvent, ReceiverCommand
 from receivers.queues import QUEUES, send_text
 
 logger = logging.getLogger(__name__)
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(DeadLetterEvent)

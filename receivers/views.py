@@ -12,6 +12,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
 from dispatcher_site.api_keys import api_key_name
+from dispatcher_site.problems import problem
 from receivers.control import COMMANDS, VERSIONS, read_statuses, send_command
 from receivers.models import ReceiverCommand
 
@@ -26,8 +27,9 @@ SERVER_ERROR = {
 }
 
 
-def problem(body: dict) -> JsonResponse:
-    return JsonResponse(body, status=body["status"], content_type="application/problem+json")
+def reference_problem(body: dict) -> JsonResponse:
+    """One of the reference's fixed problem documents above."""
+    return problem(**body)
 
 
 def parse_command(body: bytes) -> tuple[str, str | None] | None:
@@ -49,7 +51,7 @@ def parse_command(body: bytes) -> tuple[str, str | None] | None:
 def commands(request: HttpRequest) -> HttpResponse:
     parsed = parse_command(request.body)
     if parsed is None:
-        return problem(BAD_REQUEST)
+        return reference_problem(BAD_REQUEST)
     command, version = parsed
     # The middleware let the request in, so the header holds one of the keys; record which one.
     sent_by = f"api key ({api_key_name(request.headers.get('x-api-key', '')) or 'unknown'})"
@@ -57,10 +59,10 @@ def commands(request: HttpRequest) -> HttpResponse:
         send_command(command, version, sent_by=sent_by, origin=ReceiverCommand.Origin.API)
     except redis.exceptions.RedisError:
         logger.exception("cannot publish receiver command %s", command)
-        return problem(SERVER_ERROR)
+        return reference_problem(SERVER_ERROR)
     except DatabaseError:
         logger.exception("receiver command %s for %s was published but cannot be recorded", command, version)
-        return problem(SERVER_ERROR)
+        return reference_problem(SERVER_ERROR)
     return HttpResponse(status=202)
 
 
@@ -68,14 +70,14 @@ def commands(request: HttpRequest) -> HttpResponse:
 def status(request: HttpRequest) -> HttpResponse:
     version = request.GET.get("version")
     if version is not None and version not in VERSIONS:
-        return problem(BAD_REQUEST)
+        return reference_problem(BAD_REQUEST)
     try:
         documents = read_statuses(version)
     except redis.exceptions.RedisError:
         logger.exception("cannot read receiver statuses")
-        return problem(SERVER_ERROR)
+        return reference_problem(SERVER_ERROR)
     if not documents:
-        return problem(NOT_FOUND)
+        return reference_problem(NOT_FOUND)
     return JsonResponse(
         {
             "status": [

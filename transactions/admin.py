@@ -3,23 +3,10 @@
 import json
 
 from django.contrib import admin
-from django.http import HttpRequest
 from django.utils.html import format_html, format_html_join
 
+from dispatcher_site.admin import ReadOnlyAdmin
 from transactions.models import Transaction, TransactionEvent
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    """Events and the view are written by consumers only: nobody adds, edits or deletes them by hand."""
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
-        return False
 
 
 @admin.register(Transaction)

@@ -22,6 +22,7 @@ from typing import Any
 from django.http import HttpRequest, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 
+from dispatcher_site.problems import problem
 from receivers.handlers import EventParsingError
 from transactions.events import parse_event
 from transactions.models import Transaction, TransactionEvent
@@ -29,15 +30,6 @@ from transactions.reduction import reduce_events
 from transactions.store import ConcurrentAppendError, EventConflictError, EventOrderError, store_incoming_event
 
 MAX_EVENTS_PER_REQUEST = 500
-
-
-def problem(status: int, title: str, detail: str, **extra: Any) -> JsonResponse:
-    """An RFC 7807 problem document, as the reference's API answers errors."""
-    return JsonResponse(
-        {"title": title, "status": status, "detail": detail, **extra},
-        status=status,
-        content_type="application/problem+json",
-    )
 
 
 def allow_methods(*methods: str) -> Callable:
