@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import hmac
 import logging
+from collections.abc import Callable
+from functools import wraps
 
 from django.conf import settings
 from django.http import HttpRequest, JsonResponse
@@ -95,33 +97,36 @@ def apply_receipt(receipt: Receipt, by_reference: bool = False) -> JsonResponse:
     return envelope(f"{receipt.client_name} callback succeeded. reference {notification.id} updated", 200)
 
 
-@csrf_exempt
-@require_POST
+def callback_view(view: Callable[[HttpRequest], JsonResponse]) -> Callable[[HttpRequest], JsonResponse]:
+    """A provider callback: POST only, no CSRF token, every early answer sent as the envelope."""
+
+    @csrf_exempt
+    @require_POST
+    @wraps(view)
+    def answered(request: HttpRequest) -> JsonResponse:
+        try:
+            return view(request)
+        except CallbackAnswer as answer:
+            return envelope(answer.message, answer.status)
+
+    return answered
+
+
+@callback_view
 def process_firetext_response(request: HttpRequest) -> JsonResponse:
-    try:
-        require_token(request, "firetext", firetext.CLIENT_NAME, settings.DISPATCHER.FIRETEXT_CALLBACK_TOKEN)
-        return apply_receipt(firetext.parse_receipt(request.POST))
-    except CallbackAnswer as answer:
-        return envelope(answer.message, answer.status)
+    require_token(request, "firetext", firetext.CLIENT_NAME, settings.DISPATCHER.FIRETEXT_CALLBACK_TOKEN)
+    return apply_receipt(firetext.parse_receipt(request.POST))
 
 
-@csrf_exempt
-@require_POST
+@callback_view
 def process_mmg_response(request: HttpRequest) -> JsonResponse:
-    try:
-        require_token(request, "mmg", mmg.CLIENT_NAME, settings.DISPATCHER.MMG_CALLBACK_TOKEN)
-        return apply_receipt(mmg.parse_receipt(request.body))
-    except CallbackAnswer as answer:
-        return envelope(answer.message, answer.status)
+    require_token(request, "mmg", mmg.CLIENT_NAME, settings.DISPATCHER.MMG_CALLBACK_TOKEN)
+    return apply_receipt(mmg.parse_receipt(request.body))
 
 
-@csrf_exempt
-@require_POST
+@callback_view
 def process_ses_response(request: HttpRequest) -> JsonResponse:
-    try:
-        require_token(request, "ses", ses.CLIENT_NAME, settings.DISPATCHER.SES_CALLBACK_TOKEN)
-        envelope_data = ses.parse_envelope(request.body)
-        require_allowed_topic(envelope_data)
-        return apply_receipt(ses.parse_receipt(envelope_data), by_reference=True)
-    except CallbackAnswer as answer:
-        return envelope(answer.message, answer.status)
+    require_token(request, "ses", ses.CLIENT_NAME, settings.DISPATCHER.SES_CALLBACK_TOKEN)
+    envelope_data = ses.parse_envelope(request.body)
+    require_allowed_topic(envelope_data)
+    return apply_receipt(ses.parse_receipt(envelope_data), by_reference=True)

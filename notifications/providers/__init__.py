@@ -56,9 +56,14 @@ def require_fields(client_name: str, data: dict, fields: tuple[str, ...]) -> Non
         raise CallbackAnswer(missing)
 
 
-def notification_id(client_name: str, reference: object) -> str:
-    """The notification id named by an SMS receipt; any form the standard UUID parser accepts."""
+def sms_notification_id(client_name: str, reference: object) -> str:
+    """The notification an SMS receipt names (Part B §1.2 steps 3-4): `send-sms-code` ends the request
+    with 200; anything the standard UUID parser refuses is an invalid reference."""
+    if reference == SEND_SMS_CODE:
+        raise CallbackAnswer(f"{client_name} callback succeeded: {SEND_SMS_CODE}", 200)
     try:
-        return str(uuid.UUID(str(reference)))
+        if not isinstance(reference, str):
+            raise ValueError(reference)
+        return str(uuid.UUID(reference))
     except ValueError:
         raise CallbackAnswer(f"{client_name} callback with invalid reference {reference}") from None

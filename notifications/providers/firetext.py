@@ -4,14 +4,13 @@ from django.http import QueryDict
 
 from notifications.models import DELIVERED, PENDING, PERMANENT_FAILURE
 from notifications.providers import (
-    SEND_SMS_CODE,
     STATISTICS_DELIVERED,
     STATISTICS_FAILED,
     CallbackAnswer,
     ProviderOutcome,
     Receipt,
-    notification_id,
     require_fields,
+    sms_notification_id,
 )
 
 CLIENT_NAME = "Firetext"
@@ -25,10 +24,7 @@ RESPONSES: dict[str, ProviderOutcome] = {
 
 def parse_receipt(form: QueryDict) -> Receipt:
     require_fields(CLIENT_NAME, form, ("status", "reference"))
-    reference = form["reference"]
-    if reference == SEND_SMS_CODE:
-        raise CallbackAnswer(f"{CLIENT_NAME} callback succeeded: {SEND_SMS_CODE}", 200)
-    reference = notification_id(CLIENT_NAME, reference)
+    reference = sms_notification_id(CLIENT_NAME, form["reference"])
     status = form["status"]
     if status not in RESPONSES:
         raise CallbackAnswer(f"{CLIENT_NAME} callback failed: status {status} not found.")

@@ -7,14 +7,13 @@ import json
 
 from notifications.models import DELIVERED, FAILED, PERMANENT_FAILURE, TEMPORARY_FAILURE
 from notifications.providers import (
-    SEND_SMS_CODE,
     STATISTICS_DELIVERED,
     STATISTICS_FAILED,
     CallbackAnswer,
     ProviderOutcome,
     Receipt,
-    notification_id,
     require_fields,
+    sms_notification_id,
 )
 
 CLIENT_NAME = "MMG"
@@ -42,12 +41,7 @@ def parse_receipt(body: bytes) -> Receipt:
     if not isinstance(data, dict):
         raise CallbackAnswer(f"{CLIENT_NAME} callback failed: invalid json")
     require_fields(CLIENT_NAME, data, ("status", "CID"))
-    reference = data["CID"]
-    if reference == SEND_SMS_CODE:
-        raise CallbackAnswer(f"{CLIENT_NAME} callback succeeded: {SEND_SMS_CODE}", 200)
-    if not isinstance(reference, str):
-        raise CallbackAnswer(f"{CLIENT_NAME} callback with invalid reference {reference}")
-    reference = notification_id(CLIENT_NAME, reference)
+    reference = sms_notification_id(CLIENT_NAME, data["CID"])
     status = str(data["status"])
     substatus = data.get("substatus")
     return Receipt("mmg", CLIENT_NAME, reference, outcome(status), status, str(substatus) if substatus else None)
