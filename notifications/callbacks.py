@@ -24,13 +24,10 @@ from django.views.decorators.http import require_POST
 
 from dispatcher_site.metrics import statsd_client
 from notifications import dao
+from notifications.envelope import envelope
 from notifications.providers import CallbackAnswer, Receipt, firetext, mmg, ses
 
 logger = logging.getLogger(__name__)
-
-
-def envelope(message: str | list[str], status: int) -> JsonResponse:
-    return JsonResponse({"result": "success" if status < 400 else "error", "message": message}, status=status)
 
 
 def presented_token(request: HttpRequest) -> str:

@@ -14,6 +14,7 @@ from django.http import HttpRequest, JsonResponse
 from django.utils import timezone
 from django.views.decorators.http import require_GET
 
+from notifications.envelope import envelope
 from notifications.models import DELIVERED, FAILURE_STATUSES, DailyStatistics, Notification, Service
 
 Key = tuple[uuid.UUID, date]
@@ -93,7 +94,7 @@ def serialize(row: DailyStatistics) -> dict:
 @require_GET
 def get_notification_statistics_for_service(request: HttpRequest, service_id: uuid.UUID) -> JsonResponse:
     if not Service.objects.filter(id=service_id).exists():
-        return JsonResponse({"result": "error", "message": "No result found"}, status=404)
+        return envelope("No result found", 404)
     rows = DailyStatistics.objects.filter(service_id=service_id).order_by("-day")
     limit_days = request.GET.get("limit_days")
     if limit_days is not None:
@@ -101,6 +102,6 @@ def get_notification_statistics_for_service(request: HttpRequest, service_id: uu
             days = int(limit_days)
         except ValueError:
             message = {"limit_days": [f"{limit_days} is not an integer"]}
-            return JsonResponse({"result": "error", "message": message}, status=400)
+            return envelope(message, 400)
         rows = rows.filter(day__gt=timezone.now().astimezone(UTC).date() - timedelta(days=days))
     return JsonResponse({"data": [serialize(row) for row in rows]})
