@@ -4,7 +4,6 @@ and a real UDP listener standing in for statsd."""
 from __future__ import annotations
 
 import json
-import socket
 from datetime import datetime
 
 import pytest
@@ -13,6 +12,7 @@ from django.test import override_settings
 from django.utils import timezone
 
 from notifications.models import EMAIL, FAILURE_STATUSES, SMS, ApiKey, DailyStatistics, Notification, Service, Template
+from tests.statsd_support import StatsdListener
 
 STATSD_PREFIX = "dispatcher"
 STATSD_ENVIRONMENT = "test"
@@ -107,38 +107,9 @@ def ses_body(notification_type: str = "Delivery", message_id: str = "ses-message
     )
 
 
-class StatsdListener:
-    """Reads what our statsd client sent to a real UDP socket (loopback delivery is immediate)."""
-
-    def __init__(self):
-        self.socket = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        self.socket.bind(("127.0.0.1", 0))
-        self.socket.setblocking(False)
-        self.port = self.socket.getsockname()[1]
-        self._received: list[tuple[str, str, str]] = []
-
-    def metrics(self) -> list[tuple[str, str, str]]:
-        """Every (stat name without prefix and namespace, value, type) received so far."""
-        prefix = f"{STATSD_PREFIX}.{STATSD_ENVIRONMENT}.notifications.api."
-        while True:
-            try:
-                packet = self.socket.recv(65536).decode()
-            except BlockingIOError:
-                break
-            for line in packet.splitlines():
-                name, rest = line.split(":", 1)
-                value, kind = rest.split("|")[:2]
-                assert name.startswith(prefix), name
-                self._received.append((name.removeprefix(prefix), value, kind))
-        return list(self._received)
-
-    def names(self, kind: str | None = None) -> list[str]:
-        return [name for name, _, k in self.metrics() if kind is None or k == kind]
-
-
 @pytest.fixture
 def statsd_listener(settings):
-    listener = StatsdListener()
+    listener = StatsdListener(prefix=f"{STATSD_PREFIX}.{STATSD_ENVIRONMENT}.notifications.api.")
     config = settings.DISPATCHER.replace(
         STATSD_ENABLED=True,
         STATSD_HOST="127.0.0.1",
@@ -148,7 +119,7 @@ def statsd_listener(settings):
     )
     with override_settings(DISPATCHER=config):
         yield listener
-    listener.socket.close()
+    listener.close()
 
 
 @pytest.fixture

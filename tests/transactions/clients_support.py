@@ -12,6 +12,7 @@ import pytest
 from werkzeug import Response
 
 from dispatcher_site.local_servers import free_port
+from tests.statsd_support import StatsdListener
 
 SLOW_ANSWER_SECONDS = 0.6
 SHORT_READ_TIMEOUT_MS = 200
@@ -61,25 +62,6 @@ def silent_base_url():
     listener.listen(8)
     yield f"http://127.0.0.1:{listener.getsockname()[1]}"
     listener.close()
-
-
-class StatsdListener:
-    def __init__(self):
-        self.socket = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        self.socket.bind(("127.0.0.1", 0))
-        self.port = self.socket.getsockname()[1]
-
-    def receive(self, count: int, timeout: float = 2.0) -> list[str]:
-        """The next `count` metric lines, in arrival order."""
-        self.socket.settimeout(timeout)
-        lines: list[str] = []
-        while len(lines) < count:
-            packet = self.socket.recv(65535).decode()
-            lines.extend(packet.splitlines())
-        return lines
-
-    def close(self) -> None:
-        self.socket.close()
 
 
 @pytest.fixture
