@@ -43,6 +43,10 @@ class StatsdClient:
         if self._client:
             self._client.timing(self._name(stat), milliseconds, rate)
 
+    def gauge(self, stat: str, value: float) -> None:
+        if self._client:
+            self._client.gauge(self._name(stat), value)
+
     def timing_with_dates(self, stat: str, start: datetime, end: datetime, rate: float = 1) -> None:
         """Time from `end` to `start` (the reference's argument order), in milliseconds."""
         self.timing(stat, (start - end).total_seconds() * 1000, rate)

@@ -186,6 +186,41 @@ VARIABLES: list[Variable] = [
         ),
     ),
     *_section(
+        "Outbox",
+        Variable(
+            "OUTBOX_RELAY_GRACE_SECONDS",
+            "int",
+            60,
+            "Age after which any consumer relays an unsent follow-up (longer than a queue send can take).",
+            minimum=1,
+        ),
+        Variable(
+            "OUTBOX_RELAY_INTERVAL_SECONDS", "float", 5.0, "How often each consumer looks for unsent rows.", minimum=0.1
+        ),
+        Variable("OUTBOX_RELAY_BATCH_SIZE", "int", 100, "Rows one relay pass claims at most.", minimum=1, maximum=1000),
+        Variable(
+            "OUTBOX_RELAY_MAX_BACKOFF_SECONDS",
+            "int",
+            300,
+            "Longest wait before a row the queue service could not take (an outage) is tried again.",
+            minimum=1,
+        ),
+        Variable(
+            "OUTBOX_RETENTION_SECONDS",
+            "int",
+            86400,
+            "How long sent rows and the marks of handled messages are kept before they are pruned.",
+            minimum=60,
+        ),
+        Variable(
+            "OUTBOX_DEGRADED_AGE_SECONDS",
+            "int",
+            300,
+            "Readiness reports the outbox degraded when its oldest unsent row is older than this.",
+            minimum=1,
+        ),
+    ),
+    *_section(
         "Receiver control",
         Variable(
             "DEPLOYMENT_VERSION", "str", "PROD", "Deployment this process belongs to.", choices=("PROD", "STAGING")

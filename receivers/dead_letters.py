@@ -1,4 +1,6 @@
-"""Writing dead letters (spec Part A §5, Part B §7) and reading them back for the admin.
+"""Dead letters (spec Part A §5, Part B §7): the wrapper a decision writes, what its send announces, and
+reading them back for the admin. (Decisions write dead letters as outbox rows, `receivers.outbox`; the
+relay sends them inside the reference's span, `dead_letter_span`.)
 
 A dead letter is a JSON wrapper on the dead-letter queue:
 
@@ -17,6 +19,8 @@ import gzip
 import json
 import logging
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 
@@ -29,13 +33,7 @@ from opentelemetry import trace
 from dispatcher_site.metrics import statsd_client
 from receivers.handlers import DeadLetterCategory
 from receivers.messages import event_context
-from receivers.queues import (
-    DEAD_LETTER_QUEUE,
-    MAX_MESSAGE_BYTES,
-    MAX_VISIBILITY_SECONDS,
-    cached_queue_client,
-    send_text,
-)
+from receivers.queues import DEAD_LETTER_QUEUE, MAX_MESSAGE_BYTES, MAX_VISIBILITY_SECONDS, cached_queue_client
 
 logger = logging.getLogger(__name__)
 tracer = trace.get_tracer("receivers.dead_letters")
@@ -87,33 +85,30 @@ def build_wrapper(
     return _encoded(wrapper)
 
 
-def write_dead_letter(
-    category: DeadLetterCategory,
-    original_text: str,
-    source_queue: str,
-    error: str,
-    dequeue_count: int = 0,
-    transaction_id: str | None = None,
-    event_code: str | None = None,
-) -> None:
-    """Send a dead letter, inside the reference's span, and count it. Queue errors propagate."""
-    text = build_wrapper(category, original_text, source_queue, error, dequeue_count, transaction_id, event_code)
-    wrapper = json.loads(text)
+@contextmanager
+def dead_letter_span(wrapper_text: str) -> Iterator[None]:
+    """The reference's "Event written into dead letter queue" span around the send of a dead letter."""
+    wrapper = json.loads(wrapper_text)
     attributes = {
         "deadLetterEvent.serviceName": SERVICE_NAME,
-        "deadLetterEvent.category": str(category),
-        "deadLetterEvent.transactionId": wrapper["transactionId"] or "N/A",
-        "deadLetterEvent.transactionEventCode": wrapper["eventCode"] or "N/A",
+        "deadLetterEvent.category": str(wrapper.get("category") or ""),
+        "deadLetterEvent.transactionId": wrapper.get("transactionId") or "N/A",
+        "deadLetterEvent.transactionEventCode": wrapper.get("eventCode") or "N/A",
     }
     with tracer.start_as_current_span(SPAN_NAME, attributes=attributes):
-        send_text(DEAD_LETTER_QUEUE, text)
-    statsd_client().incr(f"dead_letter.{category}")
+        yield
+
+
+def announce_dead_letter(wrapper_text: str) -> None:
+    """Count and log a dead letter the dead-letter queue accepted."""
+    wrapper = json.loads(wrapper_text)
+    statsd_client().incr(f"dead_letter.{wrapper.get('category')}")
     logger.warning(
         "dead-lettered message from %s as %s (transaction %s): %s",
-        source_queue,
-        category,
-        wrapper["transactionId"] or "N/A",
-        error,
+        wrapper.get("sourceQueue"),
+        wrapper.get("category"),
+        wrapper.get("transactionId") or "N/A",
+        wrapper.get("error"),
     )
 
 

@@ -7,13 +7,16 @@ queue with the event classes it accepts:
     def close_payment(message, outbox): ...
 
 The runtime (`manage.py consume_queue`) parses the message, calls `parse` on the event object (a
-`ValueError` or `EventParsingError` dead-letters it as EVENT_PARSING_ERROR), runs the handler, then
-sends what the handler put in its outbox and only then deletes the message. Handlers return normally
-for success and for "nothing to do"; they raise `HandlerError(category, ...)` to dead-letter the
-message with a category, raise `RetryLater` when the message cannot be handled now (e.g. another
-writer appended to the transaction first), and let infrastructure errors (database, Redis, queue
-unreachable) propagate: in both cases the message is redelivered, at most DEQUEUE_LIMIT times. On any
-error the outbox is discarded.
+`ValueError` or `EventParsingError` dead-letters it as EVENT_PARSING_ERROR) and runs the handler. A
+handler writes what it decides inside `with outbox.decision():` (`receivers.outbox`): its events, the
+follow-up messages and dead letters, and the mark that this message is handled, in one database
+transaction. The runtime relays the committed rows to their queues and only then deletes the message;
+a redelivered message whose decision is committed is not handled again. Handlers return normally for
+success and for "nothing to do"; they raise `HandlerError(category, ...)` to dead-letter the message
+with a category, raise `RetryLater` when the message cannot be handled now (e.g. another writer
+appended to the transaction first), and let infrastructure errors (database, Redis, queue unreachable)
+propagate: in both cases the message is redelivered, at most DEQUEUE_LIMIT times, and the decision
+that was open is rolled back.
 """
 
 from __future__ import annotations
@@ -21,11 +24,12 @@ from __future__ import annotations
 import enum
 import json
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from receivers.queues import MAX_MESSAGE_BYTES, MAX_VISIBILITY_SECONDS, QUEUES, time_to_live
+if TYPE_CHECKING:
+    from receivers.outbox import Outbox
 
 
 class DeadLetterCategory(enum.StrEnum):
@@ -46,6 +50,8 @@ class HandlerError(Exception):
 
     def __init__(self, category: DeadLetterCategory, message: str):
         self.category = DeadLetterCategory(category)
+        # Set once the dead letter is written in the outbox of the decision that raised it.
+        self.recorded = False
         super().__init__(message)
 
 
@@ -83,63 +89,11 @@ class QueueMessage:
         return self.raw_event.get("eventCode")
 
 
-@dataclass(frozen=True)
-class OutgoingMessage:
-    queue_key: str
-    text: str
-    visibility_seconds: int = 0
-
-
-@dataclass(frozen=True)
-class OutgoingDeadLetter:
-    category: DeadLetterCategory
-    error: str
-
-
-@dataclass
-class Outbox:
-    """Messages a handler wants sent; the runtime sends them after the handler has returned."""
-
-    messages: list[OutgoingMessage] = field(default_factory=list)
-    dead_letters: list[OutgoingDeadLetter] = field(default_factory=list)
-
-    def send(
-        self,
-        queue_key: str,
-        event: Mapping[str, Any],
-        tracing_info: Mapping[str, Any],
-        visibility_seconds: int = 0,
-    ) -> None:
-        """Send a v2 QueueEvent to a queue, visible after `visibility_seconds`, with the transient TTL.
-
-        An unknown queue, a message over the queue's 64 KiB limit, or a visibility delay over 7 days or
-        not shorter than the queue's TTL is a programming error: it raises ValueError here, inside the
-        handler, so the message is dead-lettered as PROCESSING_ERROR (the queue service would refuse it).
-        """
-        if queue_key not in QUEUES:
-            raise ValueError(f"no queue {queue_key!r}")
-        visibility_seconds = max(0, int(visibility_seconds))
-        ttl = time_to_live(queue_key)
-        if visibility_seconds > MAX_VISIBILITY_SECONDS or (ttl != -1 and visibility_seconds >= ttl):
-            raise ValueError(
-                f"visibility of {visibility_seconds} s for {queue_key} is over {MAX_VISIBILITY_SECONDS} s "
-                f"or not shorter than the queue's TTL ({ttl} s)"
-            )
-        text = serialize_queue_event(event, tracing_info)
-        if len(text.encode()) > MAX_MESSAGE_BYTES:
-            raise ValueError(f"message for {queue_key} is larger than {MAX_MESSAGE_BYTES} bytes")
-        self.messages.append(OutgoingMessage(queue_key, text, visibility_seconds))
-
-    def dead_letter_current_message(self, category: DeadLetterCategory, error: str) -> None:
-        """Dead-letter the message being handled while the handler carries on (spec: explicit DLQ writes)."""
-        self.dead_letters.append(OutgoingDeadLetter(DeadLetterCategory(category), error))
-
-
 def serialize_queue_event(event: Mapping[str, Any], tracing_info: Mapping[str, Any]) -> str:
     return json.dumps({"event": event, "tracingInfo": tracing_info}, separators=(",", ":"), ensure_ascii=False)
 
 
-Handler = Callable[[QueueMessage, Outbox], None]
+Handler = Callable[[QueueMessage, "Outbox"], None]
 EventParser = Callable[[Mapping[str, Any]], Any]
 
 

@@ -146,3 +146,73 @@ class ProbeReceipt(models.Model):
 
     def __str__(self) -> str:
         return self.event_id
+
+
+class OutboxMessage(models.Model):
+    """A message a handler decided to send, committed with the events of that decision (spec Part A §11).
+
+    The runtime relays it right after the commit; any consumer process relays it once it is older than
+    OUTBOX_RELAY_GRACE_SECONDS and still pending (the process that decided it died before sending).
+    """
+
+    class State(models.TextChoices):
+        PENDING = "PENDING", "pending"
+        SENT = "SENT", "sent"
+        REFUSED = "REFUSED", "refused by the queue service"
+
+    id = models.UUIDField(primary_key=True)
+    queue_key = models.CharField(max_length=64, help_text="The target queue's key (receivers.queues).")
+    text = models.TextField()
+    visibility_seconds = models.PositiveIntegerField(default=0)
+    time_to_live_seconds = models.IntegerField(help_text="-1: never expires.")
+    trace_context = models.JSONField(default=dict, blank=True, help_text="W3C trace context of the decision.")
+    is_dead_letter = models.BooleanField(default=False)
+    transaction_id = models.CharField(max_length=64, blank=True, db_index=True)
+    event_code = models.CharField(max_length=100, blank=True)
+    # The queue message whose handling decided it (empty for rows written outside the runtime).
+    source_queue = models.CharField(max_length=64, blank=True)
+    source_message_id = models.CharField(max_length=64, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    state = models.CharField(max_length=8, choices=State.choices, default=State.PENDING)
+    # Not relayed by the sweep before this moment: the grace period, a claim, or an outage back-off.
+    available_at = models.DateTimeField()
+    attempts = models.PositiveIntegerField(default=0)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["created_at"]
+        indexes = [
+            models.Index(fields=["state", "available_at"], name="outbox_due"),
+            models.Index(fields=["state", "sent_at"], name="outbox_sent"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.queue_key} {self.state.lower()} {self.transaction_id or self.id}"
+
+    def remaining_visibility_seconds(self, now: datetime) -> int:
+        """The visibility still to wait: a retry relayed late becomes visible when it was meant to."""
+        return max(0, self.visibility_seconds - self._whole_seconds_since_created(now))
+
+    def remaining_time_to_live_seconds(self, now: datetime) -> int:
+        if self.time_to_live_seconds == -1:
+            return -1
+        return max(1, self.time_to_live_seconds - self._whole_seconds_since_created(now))
+
+    def _whole_seconds_since_created(self, now: datetime) -> int:
+        return max(0, int((now - self.created_at).total_seconds()))
+
+
+class HandledMessage(models.Model):
+    """The mark that a queue message's decision is committed: a redelivery of it is a no-op.
+
+    Written in the decision's own transaction; its primary key also keeps two consumers that hold
+    the same message (a lease ran out) from both committing a decision for it.
+    """
+
+    queue_message_id = models.CharField(primary_key=True, max_length=64)
+    queue = models.CharField(max_length=64)
+    handled_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    def __str__(self) -> str:
+        return f"{self.queue} {self.queue_message_id}"

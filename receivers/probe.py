@@ -20,8 +20,9 @@ from typing import Any
 from django.utils import timezone
 
 from dispatcher_site.metrics import statsd_client
-from receivers.handlers import DeadLetterCategory, HandlerError, Outbox, QueueMessage, queue_handler
+from receivers.handlers import DeadLetterCategory, HandlerError, QueueMessage, queue_handler
 from receivers.models import ProbeReceipt
+from receivers.outbox import Outbox
 from receivers.queues import QUEUES
 
 logger = logging.getLogger(__name__)
@@ -69,8 +70,11 @@ def handle_probe(message: QueueMessage, outbox: Outbox) -> None:
         time.sleep(options["sleepSeconds"])
     if options.get("deadLetter"):
         raise HandlerError(DeadLetterCategory.from_text(options["deadLetter"]), "probe asked to be dead-lettered")
-    if options.get("record"):
-        receipt = ProbeReceipt(event_id=message.raw_event["id"], queue=message.queue_key)
-        ProbeReceipt.objects.bulk_create([receipt], ignore_conflicts=True)
-    if options.get("forwardTo"):
-        outbox.send(options["forwardTo"], message.raw_event, message.tracing_info)
+    if not options.get("record") and not options.get("forwardTo"):
+        return
+    with outbox.decision():
+        if options.get("record"):
+            receipt = ProbeReceipt(event_id=message.raw_event["id"], queue=message.queue_key)
+            ProbeReceipt.objects.bulk_create([receipt], ignore_conflicts=True)
+        if options.get("forwardTo"):
+            outbox.send(options["forwardTo"], message.raw_event, message.tracing_info)

@@ -1,15 +1,21 @@
-"""What happens to one received message (spec Part A §3-5): parse, handle, send, dead-letter, delete.
+"""What happens to one received message (spec Part A §3-5, §11): parse, decide, relay, delete.
 
 `process_message()` is the whole contract of the runtime for a single message:
 0. a message whose lease ran out before a thread got to it is left alone (another consumer may hold it);
-1. a message dequeued more than DEQUEUE_LIMIT times is dead-lettered as PROCESSING_ERROR;
-2. a message that is not an accepted v2 QueueEvent is dead-lettered as EVENT_PARSING_ERROR;
-3. the handler runs in a span whose parent is the message's traceparent;
-4. on success the outbox is sent, then the message is deleted;
-5. a HandlerError (or any other handler failure) dead-letters the message with its category;
-6. an infrastructure error (database, Redis, queue) or `RetryLater` leaves the message for redelivery.
-Messages of the dead-letter queue are stored as `DeadLetterEvent` rows instead (past the dequeue limit,
-as read, without decoding the wrapper) and stay hidden on their queue until an operator acts.
+1. a redelivered message whose decision is committed (`HandledMessage`) is not handled again: the rows
+   that decision left unsent are relayed and the message is deleted;
+2. a message dequeued more than DEQUEUE_LIMIT times is dead-lettered as PROCESSING_ERROR;
+3. a message that is not an accepted v2 QueueEvent is dead-lettered as EVENT_PARSING_ERROR;
+4. the handler runs in a span whose parent is the message's traceparent; what it decides (events,
+   follow-ups, dead letters, the handled mark) commits in `with outbox.decision():` (`receivers.outbox`);
+5. a HandlerError raised outside a decision, or any other handler failure, dead-letters the message
+   with its category (PROCESSING_ERROR for the latter) in a decision of its own;
+6. the committed rows are relayed (`receivers.relay`), then the message is deleted;
+7. an infrastructure error (database, Redis, queue) or `RetryLater` leaves the message for redelivery;
+   the open decision is rolled back, so nothing of it is half-written.
+Dead letters are outbox rows like any follow-up. Messages of the dead-letter queue are stored as
+`DeadLetterEvent` rows instead (past the dequeue limit, as read, without decoding the wrapper) and stay
+hidden on their queue until an operator acts.
 """
 
 from __future__ import annotations
@@ -34,20 +40,13 @@ from receivers.dead_letters import (
     delete_dead_letter_message,
     hide_dead_letter_message,
     raw_dead_letter_fields,
-    write_dead_letter,
 )
-from receivers.handlers import (
-    HANDLERS,
-    DeadLetterCategory,
-    EventParsingError,
-    HandlerError,
-    Outbox,
-    QueueMessage,
-    RetryLater,
-)
+from receivers.handlers import HANDLERS, DeadLetterCategory, EventParsingError, HandlerError, QueueMessage, RetryLater
 from receivers.messages import parse_queue_message
 from receivers.models import DeadLetterEvent
-from receivers.queues import DEAD_LETTER_QUEUE, QUEUES, cached_queue_client, send_text
+from receivers.outbox import AlreadyHandled, MessageSource, Outbox, was_handled
+from receivers.queues import DEAD_LETTER_QUEUE, QUEUES, cached_queue_client
+from receivers.relay import relay_rows, relay_rows_left_by
 
 logger = logging.getLogger(__name__)
 tracer = trace.get_tracer("receivers.processing")
@@ -84,7 +83,8 @@ def process_message(queue_key: str, received: ReceivedMessage) -> Outcome:
         if queue_key == DEAD_LETTER_QUEUE:
             outcome = _store_dead_letter(received)
         else:
-            outcome = _handle(queue_key, received)
+            outcome, outbox = decide_message(queue_key, received)
+            relay_rows(outbox.committed_row_ids)
             _delete(queue_key, received)
     except REDELIVERY_ERRORS as error:
         logger.warning(
@@ -100,6 +100,10 @@ def process_message(queue_key: str, received: ReceivedMessage) -> Outcome:
         db.close_old_connections()
     stats.incr(f"queue.{queue_key}.{outcome}")
     return outcome
+
+
+def message_source(queue_key: str, received: ReceivedMessage) -> MessageSource:
+    return MessageSource(queue_key, received.id, received.content or "", received.dequeue_count or 1)
 
 
 def lease_expired(received: ReceivedMessage) -> bool:
@@ -159,24 +163,28 @@ def _stored_row(received: ReceivedMessage) -> DeadLetterEvent:
     return row
 
 
-def _handle(queue_key: str, received: ReceivedMessage) -> Outcome:
+def decide_message(queue_key: str, received: ReceivedMessage) -> tuple[Outcome, Outbox]:
+    """Steps 1-5: everything up to the relay (what a consumer has done if it dies right after its commit)."""
+    outbox = Outbox(message_source(queue_key, received))
+    return _decide(queue_key, received, outbox), outbox
+
+
+def _decide(queue_key: str, received: ReceivedMessage, outbox: Outbox) -> Outcome:
     text = received.content or ""
     dequeue_count = received.dequeue_count or 1
+    if dequeue_count > 1 and was_handled(received.id):
+        logger.info("message %s of %s was handled before: relaying what it left, deleting it", received.id, queue_key)
+        relay_rows_left_by(received.id)
+        return Outcome.PROCESSED
     limit = settings.DISPATCHER.DEQUEUE_LIMIT
     if dequeue_count > limit:
-        write_dead_letter(
-            DeadLetterCategory.PROCESSING_ERROR,
-            text,
-            queue_key,
-            f"dequeued {dequeue_count} times (limit {limit})",
-            dequeue_count,
-        )
+        _dead_letter(outbox, DeadLetterCategory.PROCESSING_ERROR, f"dequeued {dequeue_count} times (limit {limit})")
         return Outcome.DEAD_LETTERED
     registration = HANDLERS[queue_key]
     try:
         message = parse_queue_message(registration, text, dequeue_count, received.inserted_on)
     except EventParsingError as error:
-        write_dead_letter(error.category, text, queue_key, str(error), dequeue_count)
+        _dead_letter(outbox, error.category, str(error))
         return Outcome.DEAD_LETTERED
     parent = propagate.extract({key: value for key, value in message.tracing_info.items() if value})
     attributes = {
@@ -185,61 +193,32 @@ def _handle(queue_key: str, received: ReceivedMessage) -> Outcome:
         "messaging.message.id": received.id,
     }
     with tracer.start_as_current_span(registration.name, context=parent, kind=SpanKind.CONSUMER, attributes=attributes):
-        return _run_handler(queue_key, registration.handle, message, text)
+        return _run_handler(queue_key, registration.handle, message, outbox)
 
 
-def _run_handler(queue_key: str, handle, message: QueueMessage, text: str) -> Outcome:
-    outbox = Outbox()
+def _run_handler(queue_key: str, handle, message: QueueMessage, outbox: Outbox) -> Outcome:
     started = time.monotonic()
     try:
         handle(message, outbox)
+    except AlreadyHandled:
+        logger.info("message of transaction %s was handled meanwhile by another consumer", message.transaction_id)
+        return Outcome.PROCESSED
     except REDELIVERY_ERRORS:
         raise
     except HandlerError as error:
-        _dead_letter_handled(error.category, message, text, str(error))
+        if not error.recorded:
+            _dead_letter(outbox, error.category, str(error))
         return Outcome.DEAD_LETTERED
     except Exception as error:
         logger.exception("handler of %s failed on message of transaction %s", queue_key, message.transaction_id)
-        _dead_letter_handled(DeadLetterCategory.PROCESSING_ERROR, message, text, f"{type(error).__name__}: {error}")
+        _dead_letter(outbox, DeadLetterCategory.PROCESSING_ERROR, f"{type(error).__name__}: {error}")
         return Outcome.DEAD_LETTERED
     finally:
         statsd_client().timing(f"queue.{queue_key}.handler", (time.monotonic() - started) * 1000)
-    for outgoing in outbox.messages:
-        try:
-            send_text(outgoing.queue_key, outgoing.text, outgoing.visibility_seconds)
-        except HttpResponseError as error:
-            if not refused_for_its_content(error):
-                raise
-            # Redelivery would only re-run the handler and be refused again: an operator must look.
-            _dead_letter_handled(
-                DeadLetterCategory.PROCESSING_ERROR,
-                message,
-                text,
-                f"the queue service refused the message for {outgoing.queue_key}: {error.status_code} {error.reason}",
-            )
-            return Outcome.DEAD_LETTERED
-    for dead_letter in outbox.dead_letters:
-        _dead_letter_handled(dead_letter.category, message, text, dead_letter.error)
     return Outcome.PROCESSED
 
 
-def refused_for_its_content(error: HttpResponseError) -> bool:
-    """A 4xx answer about the message itself (bad parameter, too large), not about the service.
-
-    Authorization (403), a missing queue (404), timeouts (408) and throttling (429) are the service's
-    or the deployment's trouble: those messages stay for redelivery.
-    """
-    status = error.status_code or 0
-    return 400 <= status < 500 and status not in (403, 404, 408, 429)
-
-
-def _dead_letter_handled(category: DeadLetterCategory, message: QueueMessage, text: str, error: str) -> None:
-    write_dead_letter(
-        category,
-        text,
-        message.queue_key,
-        error,
-        message.dequeue_count,
-        transaction_id=message.transaction_id,
-        event_code=message.event_code,
-    )
+def _dead_letter(outbox: Outbox, category: DeadLetterCategory, error: str) -> None:
+    """Dead-letter the message in a decision of its own (it also marks the message handled)."""
+    with outbox.decision():
+        outbox.dead_letter_current_message(category, error)

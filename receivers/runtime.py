@@ -1,4 +1,5 @@
-"""The consumer process: one polling thread per receiver, one shared pool of handler threads.
+"""The consumer process: one polling thread per receiver, one shared pool of handler threads, and the
+outbox relay sweep (`receivers.relay`).
 
 A `Receiver` polls one queue: receive a batch, hand its messages to the pool, and receive the next
 while they are handled; it sleeps with a doubling back-off while its queue is empty or unreachable,
@@ -19,6 +20,7 @@ from azure.storage.queue import QueueMessage as ReceivedMessage
 
 from receivers.processing import INFRASTRUCTURE_ERRORS, Outcome, process_message
 from receivers.queues import QUEUES, cached_queue_client
+from receivers.relay import OutboxRelay
 
 logger = logging.getLogger(__name__)
 
@@ -280,6 +282,7 @@ class Consumer:
         self.budget = Budget(2 * options.worker_threads)
         self.pool = ThreadPoolExecutor(max_workers=options.worker_threads, thread_name_prefix="handler")
         self.receivers = [Receiver(key, self) for key in queue_keys]
+        self.relay = OutboxRelay(self.shutdown)
 
     def set_running(self, running: bool) -> None:
         for receiver in self.receivers:
@@ -288,6 +291,8 @@ class Consumer:
     def start(self) -> None:
         for receiver in self.receivers:
             receiver.thread.start()
+        if not self.options.once:
+            self.relay.thread.start()
 
     def alive(self) -> bool:
         return any(receiver.thread.is_alive() for receiver in self.receivers)
@@ -297,5 +302,7 @@ class Consumer:
             receiver.thread.join(timeout)
 
     def close(self) -> None:
-        """Wait for in-flight messages, then release the pool."""
+        """Wait for in-flight messages, then release the pool; with --once, relay what is due once."""
         self.pool.shutdown(wait=True)
+        if self.options.once:
+            self.relay.pass_once()

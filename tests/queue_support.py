@@ -45,3 +45,16 @@ def dead_letters() -> list[dict]:
 def requests_to(httpserver, prefix: str) -> list:
     """The requests a loopback stand-in received under a path prefix."""
     return [request for request, _ in httpserver.log if request.path.startswith(prefix)]
+
+
+def committed_rows(outbox) -> list:
+    """The OutboxMessage rows an outbox's committed decisions wrote, in the order they were written."""
+    from receivers.models import OutboxMessage
+
+    rows = OutboxMessage.objects.in_bulk(outbox.committed_row_ids)
+    return [rows[row_id] for row_id in outbox.committed_row_ids]
+
+
+def committed_messages(outbox) -> list:
+    """The follow-up messages (not dead letters) among `committed_rows(outbox)`."""
+    return [row for row in committed_rows(outbox) if not row.is_dead_letter]

@@ -21,7 +21,7 @@ from typing import Any
 
 from django.conf import settings
 
-from receivers.handlers import Outbox
+from receivers.outbox import Outbox
 from transactions import events as ev
 from transactions.reduction import TransactionState
 from transactions.store import record_events

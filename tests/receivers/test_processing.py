@@ -7,7 +7,7 @@ from django.conf import settings
 from django.db import OperationalError
 from django.test import override_settings
 
-from receivers.handlers import DeadLetterCategory, HandlerError, OutgoingMessage, RetryLater, serialize_queue_event
+from receivers.handlers import DeadLetterCategory, HandlerError, RetryLater
 from receivers.models import DeadLetterEvent, ProbeReceipt
 from receivers.processing import Outcome, process_message
 from receivers.queues import queue_client, send_text
@@ -40,7 +40,6 @@ def test_a_categorised_handler_error_dead_letters_with_that_category_and_the_eve
     queues, probe_handler, category
 ):
     def fail(message, outbox):
-        outbox.send("refund", message.raw_event, message.tracing_info)
         raise HandlerError(category, "cannot do it")
 
     probe_handler(fail)
@@ -54,8 +53,47 @@ def test_a_categorised_handler_error_dead_letters_with_that_category_and_the_eve
     assert dead_letter["eventCode"] == "PROBE_EVENT"
     assert dead_letter["error"] == "cannot do it"
     assert json.loads(dead_letter["originalMessage"])["event"] == event
-    assert queue_length("refund") == 0, "the outbox of a failed handler is discarded"
     assert queue_length("probe") == 0
+
+
+def test_a_handler_error_inside_a_decision_commits_what_it_wrote_with_the_dead_letter(queues, probe_handler):
+    """Part B writes the retry event or the refund error, then dead-letters: both are kept, or neither."""
+
+    def record_then_give_up(message, outbox):
+        with outbox.decision():
+            ProbeReceipt.objects.create(event_id=message.raw_event["id"], queue="probe")
+            outbox.send("refund", message.raw_event, message.tracing_info)
+            raise HandlerError(DeadLetterCategory.RETRY_EVENT_NO_ATTEMPTS_LEFT, "no attempt left")
+
+    probe_handler(record_then_give_up)
+    event = send_probe()
+
+    consumer = consume_once("probe")
+
+    assert ProbeReceipt.objects.filter(event_id=event["id"]).exists()
+    assert queue_length("refund") == 1
+    [dead_letter] = dead_letters()
+    assert dead_letter["category"] == "RETRY_EVENT_NO_ATTEMPTS_LEFT"
+    assert consumer.totals.counts["dead_lettered"] == 1
+
+
+def test_an_unexpected_failure_inside_a_decision_rolls_all_of_it_back(queues, probe_handler):
+    def half_done(message, outbox):
+        with outbox.decision():
+            ProbeReceipt.objects.create(event_id=message.raw_event["id"], queue="probe")
+            outbox.send("refund", message.raw_event, message.tracing_info)
+            raise KeyError("a bug")
+
+    probe_handler(half_done)
+    event = send_probe()
+
+    consume_once("probe")
+
+    assert not ProbeReceipt.objects.filter(event_id=event["id"]).exists()
+    assert queue_length("refund") == 0
+    [dead_letter] = dead_letters()
+    assert dead_letter["category"] == "PROCESSING_ERROR"
+    assert "KeyError" in dead_letter["error"]
 
 
 def test_an_unexpected_handler_exception_is_a_processing_error(queues, probe_handler):
@@ -71,8 +109,9 @@ def test_an_unexpected_handler_exception_is_a_processing_error(queues, probe_han
 
 def test_an_infrastructure_error_leaves_the_message_for_redelivery(queues, probe_handler):
     def database_down(message, outbox):
-        outbox.send("refund", message.raw_event, message.tracing_info)
-        raise OperationalError("connection refused")
+        with outbox.decision():
+            outbox.send("refund", message.raw_event, message.tracing_info)
+            raise OperationalError("connection refused")
 
     probe_handler(database_down)
     send_probe()
@@ -87,8 +126,9 @@ def test_an_infrastructure_error_leaves_the_message_for_redelivery(queues, probe
 
 def test_a_handler_asking_to_retry_later_leaves_the_message_without_a_dead_letter(queues, probe_handler):
     def not_now(message, outbox):
-        outbox.send("refund", message.raw_event, message.tracing_info)
-        raise RetryLater("the transaction changed under us")
+        with outbox.decision():
+            outbox.send("refund", message.raw_event, message.tracing_info)
+            raise RetryLater("the transaction changed under us")
 
     probe_handler(not_now)
     send_probe()
@@ -119,8 +159,9 @@ def test_a_message_whose_lease_ran_out_before_a_thread_reached_it_is_left_alone(
 
 def test_the_outbox_is_sent_after_success_with_its_visibility_delay(queues, probe_handler):
     def forward(message, outbox):
-        outbox.send("refund", message.raw_event, message.tracing_info)
-        outbox.send("refund-retry", message.raw_event, message.tracing_info, visibility_seconds=300)
+        with outbox.decision():
+            outbox.send("refund", message.raw_event, message.tracing_info)
+            outbox.send("refund-retry", message.raw_event, message.tracing_info, visibility_seconds=300)
 
     probe_handler(forward)
     event = send_probe()
@@ -135,8 +176,7 @@ def test_the_outbox_is_sent_after_success_with_its_visibility_delay(queues, prob
 
 
 def test_sent_messages_live_for_the_transient_ttl(queues, probe_handler):
-    probe_handler(lambda message, outbox: outbox.send("refund", message.raw_event, message.tracing_info))
-    send_probe()
+    send_probe({"forwardTo": "refund"})
 
     consume_once("probe")
 
@@ -147,8 +187,9 @@ def test_sent_messages_live_for_the_transient_ttl(queues, probe_handler):
 
 def test_an_explicit_dead_letter_is_written_while_the_handler_carries_on(queues, probe_handler):
     def dead_letter_and_forward(message, outbox):
-        outbox.dead_letter_current_message(DeadLetterCategory.SEND_PAYMENT_RESULT_RECEIVING_TIMEOUT, "too late")
-        outbox.send("expiration", message.raw_event, message.tracing_info)
+        with outbox.decision():
+            outbox.dead_letter_current_message(DeadLetterCategory.SEND_PAYMENT_RESULT_RECEIVING_TIMEOUT, "too late")
+            outbox.send("expiration", message.raw_event, message.tracing_info)
 
     probe_handler(dead_letter_and_forward)
     send_probe()
@@ -206,7 +247,11 @@ def test_a_dead_letter_write_has_the_reference_span(queues, spans):
 
 
 def test_sending_to_an_unknown_queue_is_a_processing_error(queues, probe_handler):
-    probe_handler(lambda message, outbox: outbox.send("no-such-queue", message.raw_event, message.tracing_info))
+    def forward_nowhere(message, outbox):
+        with outbox.decision():
+            outbox.send("no-such-queue", message.raw_event, message.tracing_info)
+
+    probe_handler(forward_nowhere)
     send_probe()
 
     consume_once("probe")
@@ -219,7 +264,8 @@ def test_sending_to_an_unknown_queue_is_a_processing_error(queues, probe_handler
 @pytest.mark.parametrize("visibility_seconds", [604801, 604800])
 def test_a_visibility_over_seven_days_or_the_ttl_is_a_processing_error(queues, probe_handler, visibility_seconds):
     def delay_too_long(message, outbox):
-        outbox.send("refund", message.raw_event, message.tracing_info, visibility_seconds=visibility_seconds)
+        with outbox.decision():
+            outbox.send("refund", message.raw_event, message.tracing_info, visibility_seconds=visibility_seconds)
 
     probe_handler(delay_too_long)
     send_probe()
@@ -231,36 +277,6 @@ def test_a_visibility_over_seven_days_or_the_ttl_is_a_processing_error(queues, p
     assert f"visibility of {visibility_seconds} s" in dead_letter["error"]
     assert queue_length("refund") == 0
     assert queue_length("probe") == 0
-
-
-def test_an_outbox_message_the_queue_service_refuses_is_a_processing_error(queues, probe_handler):
-    def bypass_the_outbox_checks(message, outbox):
-        text = serialize_queue_event(message.raw_event, message.tracing_info)
-        outbox.messages.append(OutgoingMessage("refund", text, visibility_seconds=700_000))
-
-    probe_handler(bypass_the_outbox_checks)
-    send_probe()
-
-    consumer = consume_once("probe")
-
-    [dead_letter] = dead_letters()
-    assert dead_letter["category"] == "PROCESSING_ERROR"
-    assert dead_letter["error"].startswith("the queue service refused the message for refund: 400")
-    assert consumer.totals.counts["dead_lettered"] == 1
-    assert queue_length("probe") == 0
-
-
-def test_an_outbox_send_failing_after_the_handler_committed_leaves_the_message(queues):
-    event = send_probe({"record": True, "forwardTo": "refund"})
-    missing_queue = settings.DISPATCHER.replace(TRANSACTIONS_REFUND_QUEUE_NAME="no-such-queue-for-refunds")
-
-    with override_settings(DISPATCHER=missing_queue):
-        consumer = consume_once("probe", visibility_timeout=1)
-
-    assert ProbeReceipt.objects.filter(event_id=event["id"]).exists(), "the handler's work was committed"
-    assert consumer.totals.counts["retried"] == 1
-    assert dead_letters() == []
-    assert queue_length("probe") == 1
 
 
 def test_a_damaged_dead_letter_wrapper_is_kept_as_read(queues):

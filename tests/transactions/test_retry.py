@@ -6,7 +6,8 @@ from datetime import timedelta
 import pytest
 from django.test import override_settings
 
-from receivers.handlers import Outbox
+from receivers.models import OutboxMessage
+from receivers.outbox import Outbox
 from tests.transactions.factories import (
     NPG_AUTHORIZATION,
     TX,
@@ -140,7 +141,8 @@ def fresh(events):
 
 
 def sent(outbox):
-    (message,) = outbox.messages
+    """The one row the decision wrote (in these non-transactional tests nothing commits for real)."""
+    (message,) = OutboxMessage.objects.all()
     body = json.loads(message.text)
     return message, body
 
@@ -150,7 +152,8 @@ def test_closure_retry_appends_the_event_sets_the_view_and_sends_the_message():
     state = stored(fresh(history("closure error OK")))
     outbox = Outbox()
     error = ev.ClosureErrorData.from_response(503, "Service Unavailable")
-    event = enqueue_retry_event(RetryKind.CLOSURE, state, 1, outbox, TRACING, closure_error_data=error)
+    with outbox.decision():
+        event = enqueue_retry_event(RetryKind.CLOSURE, state, 1, outbox, TRACING, closure_error_data=error)
     assert isinstance(event, ev.TransactionClosureRetriedEvent)
     assert event.data.retry_count == 2
     message, body = sent(outbox)
@@ -170,7 +173,8 @@ def test_refund_retry_carries_the_gateway_authorization_data():
     state = stored(events)
     outbox = Outbox()
     auth = state.refund_gateway_authorization_data
-    event = enqueue_retry_event(RetryKind.REFUND, state, 0, outbox, TRACING, gateway_authorization_data=auth)
+    with outbox.decision():
+        event = enqueue_retry_event(RetryKind.REFUND, state, 0, outbox, TRACING, gateway_authorization_data=auth)
     message, body = sent(outbox)
     assert (message.queue_key, message.visibility_seconds) == ("refund-retry", 600)
     assert body["event"]["eventCode"] == "TRANSACTION_REFUND_RETRIED_EVENT"
@@ -184,7 +188,7 @@ def test_refund_retry_carries_the_gateway_authorization_data():
 def test_notification_retry_uses_the_receipt_retry_event(settings):
     state = stored(history("notification error KO"))
     outbox = Outbox()
-    with config(settings, NOTIFICATION_RETRY_EVENT_BASE_INTERVAL_SECONDS=5):
+    with config(settings, NOTIFICATION_RETRY_EVENT_BASE_INTERVAL_SECONDS=5), outbox.decision():
         event = enqueue_retry_event(RetryKind.NOTIFICATION, state, 2, outbox, TRACING)
     message, body = sent(outbox)
     assert isinstance(event, ev.TransactionUserReceiptAddRetriedEvent)
@@ -197,7 +201,8 @@ def test_notification_retry_uses_the_receipt_retry_event(settings):
 def test_authorization_outcome_retry_sets_the_view_back_to_authorization_requested():
     state = stored(fresh([activated(), authorization_requested(), authorization_completed()]))
     outbox = Outbox()
-    event = enqueue_retry_event(RetryKind.AUTHORIZATION_OUTCOME, state, 0, outbox, TRACING)
+    with outbox.decision():
+        event = enqueue_retry_event(RetryKind.AUTHORIZATION_OUTCOME, state, 0, outbox, TRACING)
     message, _body = sent(outbox)
     assert isinstance(event, ev.TransactionAuthorizationOutcomeWaitingEvent)
     assert (message.queue_key, message.visibility_seconds) == ("authorization-outcome-waiting", 80)
@@ -214,9 +219,9 @@ def test_no_retry_left_stores_and_sends_nothing(kind, retried_count):
     # The fixture history dates from 2023, so its payment token expired long ago.
     state = stored(history("closure error OK"))
     outbox = Outbox()
-    with pytest.raises(NoRetryAttemptsLeft):
+    with pytest.raises(NoRetryAttemptsLeft), outbox.decision():
         enqueue_retry_event(kind, state, retried_count, outbox, TRACING)
-    assert outbox.messages == []
+    assert not OutboxMessage.objects.exists()
     assert TransactionEvent.objects.count() == state.last_sequence
 
 
@@ -226,6 +231,6 @@ def test_a_stale_state_conflicts_and_sends_nothing():
     (late_closure,) = fresh([closed("OK")])
     store_incoming_event(late_closure)
     outbox = Outbox()
-    with pytest.raises(ConcurrentAppendError):
+    with pytest.raises(ConcurrentAppendError), outbox.decision():
         enqueue_retry_event(RetryKind.CLOSURE, state, 0, outbox, TRACING)
-    assert outbox.messages == []
+    assert not OutboxMessage.objects.exists()

@@ -4,7 +4,8 @@ Tell the transactions service the authorization outcome it may have missed:
 1. only a transaction still waiting for NPG (AUTHORIZATION_REQUESTED through NPG) or one whose
    outcome is stored (AUTHORIZATION_COMPLETED, CLOSURE_REQUESTED) is handled; anything else is a no-op;
 2. recover the outcome: NPG getState for the first kind (the payment must be complete), the stored
-   AUTHORIZATION_COMPLETED data for the second; then PATCH the transactions service with it;
+   AUTHORIZATION_COMPLETED data for the second; then PATCH the transactions service with it (both
+   calls come before the decision, which only records the next attempt);
 3. blocking failures (NPG 4xx, PATCH 400/401/404, a legacy gateway) end the handling; any other
    failure schedules the next attempt (AUTHORIZATION_OUTCOME_WAITING, retryCount + 1, view
    AUTHORIZATION_REQUESTED). When no attempt is left the transaction is left for expiration, as the
@@ -19,7 +20,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from dispatcher_site.metrics import statsd_client
-from receivers.handlers import Outbox, QueueMessage, queue_handler
+from receivers.handlers import QueueMessage, queue_handler
+from receivers.outbox import Outbox
 from transactions import events as ev
 from transactions.auth_outcome_request import (
     InvalidPaymentGateway,
@@ -31,6 +33,7 @@ from transactions.clients.transactions_service import patch_auth_request
 from transactions.handling import decide_with_reloads, retry_count_of, store_incoming
 from transactions.reduction import TransactionState
 from transactions.retry import NoRetryAttemptsLeft, RetryKind, enqueue_retry_event
+from transactions.store import load_state
 
 logger = logging.getLogger(__name__)
 
@@ -51,15 +54,11 @@ class OutcomeNotRecoverable(Exception):
 def authorization_outcome_waiting(message: QueueMessage, outbox: Outbox) -> None:
     """Recover the authorization outcome again, after an earlier attempt failed."""
     store_incoming(message)
-    retried_count = retry_count_of(message)
-
-    def decide(state: TransactionState) -> None:
-        if not is_waiting_for_outcome_recovery(state):
-            logger.info("transaction %s in status %s: no outcome to recover", state.transaction_id, state.status)
-            return
-        recover_authorization_outcome(state, retried_count, outbox, message.tracing_info)
-
-    decide_with_reloads(message.transaction_id, outbox, decide)
+    state = load_state(message.transaction_id)
+    if not is_waiting_for_outcome_recovery(state):
+        logger.info("transaction %s in status %s: no outcome to recover", state.transaction_id, state.status)
+        return
+    recover_authorization_outcome(state, retry_count_of(message), outbox, message.tracing_info)
 
 
 def is_waiting_for_outcome_recovery(state: TransactionState) -> bool:
@@ -119,7 +118,21 @@ def outcome_from_store(state: TransactionState) -> dict[str, Any]:
 def schedule_next_attempt(
     state: TransactionState, retried_count: int, outbox: Outbox, tracing_info: Mapping[str, Any]
 ) -> None:
-    """The next AUTHORIZATION_OUTCOME_WAITING; when none is left, leave the transaction to expiration."""
+    """The next AUTHORIZATION_OUTCOME_WAITING, decided on the current state of the transaction."""
+
+    def decide(fresh: TransactionState) -> None:
+        if not is_waiting_for_outcome_recovery(fresh):
+            logger.info("transaction %s became %s: no further attempt", fresh.transaction_id, fresh.status)
+            return
+        enqueue_next_attempt(fresh, retried_count, outbox, tracing_info)
+
+    decide_with_reloads(state.transaction_id, outbox, decide)
+
+
+def enqueue_next_attempt(
+    state: TransactionState, retried_count: int, outbox: Outbox, tracing_info: Mapping[str, Any]
+) -> None:
+    """The retry event and message; when no attempt is left, leave the transaction to expiration."""
     try:
         enqueue_retry_event(RetryKind.AUTHORIZATION_OUTCOME, state, retried_count, outbox, tracing_info)
     except NoRetryAttemptsLeft as exhausted:

@@ -19,7 +19,8 @@ from typing import Any
 
 from django.conf import settings
 
-from receivers.handlers import Outbox, QueueMessage, queue_handler
+from receivers.handlers import QueueMessage, queue_handler
+from receivers.outbox import Outbox
 from transactions import events as ev
 from transactions.clients import ClientError
 from transactions.clients.user_stats import save_last_payment_method
@@ -27,8 +28,9 @@ from transactions.handlers.authorization_outcome_waiting import (
     is_waiting_for_outcome_recovery,
     recover_authorization_outcome,
 )
-from transactions.handling import decide_with_reloads, store_incoming
+from transactions.handling import store_incoming
 from transactions.reduction import TransactionState
+from transactions.store import load_state
 
 logger = logging.getLogger(__name__)
 
@@ -46,26 +48,21 @@ def authorization_requested(message: QueueMessage, outbox: Outbox) -> None:
         seconds=settings.DISPATCHER.AUTHORIZATION_OUTCOME_FIRST_ATTEMPT_DELAY_SECONDS
     )
     wait_seconds = (threshold - now).total_seconds()
-    stats_saved = False
-
-    def decide(state: TransactionState) -> None:
-        nonlocal stats_saved
-        if not state.was_authorization_requested:
-            logger.info("transaction %s: no authorization requested", message.transaction_id)
-            return
-        if wait_seconds >= 0 and not stats_saved and state.status is not S.CLOSURE_REQUESTED:
-            save_last_usage(state)
-            stats_saved = True
-        if not is_waiting_for_outcome_recovery(state):
-            logger.info("transaction %s in status %s: no outcome to recover", state.transaction_id, state.status)
-            return
-        if wait_seconds > 0:
-            visibility = math.ceil(wait_seconds + POSTPONEMENT_MARGIN_SECONDS)
+    state = load_state(message.transaction_id)
+    if not state.was_authorization_requested:
+        logger.info("transaction %s: no authorization requested", message.transaction_id)
+        return
+    if wait_seconds >= 0 and state.status is not S.CLOSURE_REQUESTED:
+        save_last_usage(state)
+    if not is_waiting_for_outcome_recovery(state):
+        logger.info("transaction %s in status %s: no outcome to recover", state.transaction_id, state.status)
+        return
+    if wait_seconds > 0:
+        visibility = math.ceil(wait_seconds + POSTPONEMENT_MARGIN_SECONDS)
+        with outbox.decision():
             outbox.send(QUEUE, message.raw_event, message.tracing_info, visibility)
-            return
-        recover_authorization_outcome(state, 0, outbox, message.tracing_info)
-
-    decide_with_reloads(message.transaction_id, outbox, decide)
+        return
+    recover_authorization_outcome(state, 0, outbox, message.tracing_info)
 
 
 def save_last_usage(state: TransactionState) -> None:

@@ -9,6 +9,8 @@ close-payment-retry.
    payment is answered KO;
 5. Nodo failed: one CLOSURE_ERROR event per attempt; then a refund (refundable 4xx), a retry
    (no answer, 5xx, request not buildable) or nothing (other 4xx).
+Steps 4 and 5 are one decision: the outcome, the refund request or retry, and their messages commit
+together (spec Part A §11).
 """
 
 from __future__ import annotations
@@ -19,7 +21,8 @@ from dataclasses import dataclass
 import redis
 from django.conf import settings
 
-from receivers.handlers import DeadLetterCategory, HandlerError, Outbox, QueueMessage, queue_handler
+from receivers.handlers import DeadLetterCategory, HandlerError, QueueMessage, queue_handler
+from receivers.outbox import Outbox
 from transactions import events as ev
 from transactions.clients import ClientError, nodo, pdv
 from transactions.clients.nodo import NodoError
@@ -31,17 +34,13 @@ from transactions.close_payment_request import (
 )
 from transactions.handling import (
     decide_with_reloads,
-    events_after_incoming,
-    first_of,
-    resend_retry_event,
-    resend_stored_event,
     retry_count_of,
     store_incoming,
 )
 from transactions.reduction import TransactionState
-from transactions.refunds import REFUND_QUEUE, request_refund
+from transactions.refunds import request_refund
 from transactions.retry import NoRetryAttemptsLeft, RetryKind, enqueue_retry_event
-from transactions.store import record_events
+from transactions.store import load_state, record_events
 
 logger = logging.getLogger(__name__)
 
@@ -85,14 +84,10 @@ def close_payment_retry(message: QueueMessage, outbox: Outbox) -> None:
 
 
 def handle_closure(message: QueueMessage, outbox: Outbox) -> None:
-    """Steps 1-6 for either queue. Nodo is called once; recording its answer re-decides on conflicts.
-
-    When Nodo's answer to this message is already stored (the message came back after its events
-    were committed), Nodo is not called again: only the follow-ups of that answer are finished.
-    """
+    """Steps 1-5 for either queue. Nodo is called once; recording its answer re-decides on conflicts."""
     store_incoming(message)
     transaction_id = message.transaction_id
-    state = decide_with_reloads(transaction_id, outbox, lambda fresh: _state_to_close(fresh, message, outbox))
+    state = _state_to_close(load_state(transaction_id))
     if state is None:
         return
     try:
@@ -115,13 +110,8 @@ def handle_closure(message: QueueMessage, outbox: Outbox) -> None:
     )
 
 
-def _state_to_close(state: TransactionState, message: QueueMessage, outbox: Outbox) -> TransactionState | None:
-    """The state when a closure is due, None when the transaction is already closed (steps 1-2) or
-    Nodo's answer to this message is already stored (its follow-ups are finished instead)."""
-    if _answer_to(state, message) is not None:
-        logger.info("transaction %s: Nodo's answer is already stored", state.transaction_id)
-        _finish_follow_ups(state, message, outbox)
-        return None
+def _state_to_close(state: TransactionState) -> TransactionState | None:
+    """The state when a closure is due; None when the transaction is already closed (steps 1-2)."""
     if state.has_closure_event:
         logger.info("transaction %s is already closed", state.transaction_id)
         return None
@@ -142,14 +132,9 @@ def _call_nodo(state: TransactionState, closure: Closure) -> ev.ClosureOutcome:
     return ev.ClosureOutcome(nodo.close_payment(body).value)
 
 
-def _still_closable(state: TransactionState, message: QueueMessage, outbox: Outbox, what: str) -> bool:
-    """After Nodo's call: False when an answer was stored meanwhile (its follow-ups are finished) or
-    another consumer closed it; PROCESSING_ERROR when it moved elsewhere (e.g. expired), so nothing
-    contradicts what is stored."""
-    if _answer_to(state, message) is not None:
-        logger.info("transaction %s: an answer was stored meanwhile; %s not recorded", state.transaction_id, what)
-        _finish_follow_ups(state, message, outbox)
-        return False
+def _still_closable(state: TransactionState, what: str) -> bool:
+    """After Nodo's call: False when another consumer closed it meanwhile; PROCESSING_ERROR when it moved
+    elsewhere (e.g. expired), so nothing contradicts what is stored."""
     if state.has_closure_event:
         logger.info("transaction %s was closed meanwhile; %s not recorded", state.transaction_id, what)
         return False
@@ -168,9 +153,8 @@ def _record_outcome(
     message: QueueMessage,
     outbox: Outbox,
 ) -> None:
-    """Step 5: CLOSED / CLOSURE_FAILED and the view; then its follow-ups (a refund when an authorized
-    payment was answered KO)."""
-    if not _still_closable(state, message, outbox, f"Nodo's answer {nodo_outcome}"):
+    """Step 4: CLOSED / CLOSURE_FAILED and the view; a refund when an authorized payment was answered KO."""
+    if not _still_closable(state, f"Nodo's answer {nodo_outcome}"):
         return
     data = ev.TransactionClosureData(response_outcome=nodo_outcome, was_canceled_by_user=closure.canceled_by_user)
     if not closure.was_authorized and not closure.canceled_by_user:
@@ -189,88 +173,22 @@ def _record_outcome(
         closure_error_data=None,
         send_payment_result_outcome=ev.UserReceiptOutcome.NOT_RECEIVED if waiting_for_result else None,
     )
-    _follow_answer(state.apply(event), event, (), message, outbox)
+    closed = state.apply(event)
+    if closed.status is S.CLOSED and nodo_outcome is ev.ClosureOutcome.KO:
+        request_refund(closed, S.CLOSED, outbox, message.tracing_info)
 
 
 def _record_failure(state: TransactionState, error: Exception, message: QueueMessage, outbox: Outbox) -> None:
-    """Step 6: CLOSURE_ERROR (every attempt); then its follow-ups: refund, retry or stop."""
-    if not _still_closable(state, message, outbox, "the closePayment failure"):
+    """Step 5: CLOSURE_ERROR (every attempt); then a refund, a retry or nothing."""
+    if not _still_closable(state, "the closePayment failure"):
         return
     error_data = closure_error_data(error)
     event = ev.TransactionClosureErrorEvent.new(state.transaction_id, error_data)
     record_events(state, [event], view_status=S.CLOSURE_ERROR, closure_error_data=error_data)
-    _follow_answer(state.apply(event), event, (), message, outbox)
+    _follow_closure_error(state.apply(event), error_data, message, outbox)
 
 
-# --- follow-ups of a stored answer -------------------------------------------------------------------
-
-ANSWER_CODES = frozenset(
-    {ev.EventCode.TRANSACTION_CLOSED_EVENT, ev.EventCode.TRANSACTION_CLOSURE_FAILED_EVENT}
-    | {ev.EventCode.TRANSACTION_CLOSURE_ERROR_EVENT}
-)
-REFUND_REQUESTED = ev.EventCode.TRANSACTION_REFUND_REQUESTED_EVENT
-CLOSURE_RETRIED = ev.EventCode.TRANSACTION_CLOSURE_RETRIED_EVENT
-FOLLOW_UP_CODES = ANSWER_CODES | {REFUND_REQUESTED, CLOSURE_RETRIED}
-
-
-def _answer_to(state: TransactionState, message: QueueMessage) -> ev.TransactionEvent | None:
-    """Nodo's answer recorded for this message: the first closure outcome stored after its event."""
-    found = first_of(events_after_incoming(state, message) or (), ANSWER_CODES)
-    return found[0] if found else None
-
-
-def _finish_follow_ups(state: TransactionState, message: QueueMessage, outbox: Outbox) -> None:
-    """Do what the stored answer to this message implies and is not stored yet, or send again the
-    stored follow-up whose message may have been lost:
-
-    - CLOSED, Nodo KO, still CLOSED → request the refund (§5.1 step 5);
-    - CLOSURE_ERROR, still CLOSURE_ERROR → refund (refundable), retry (no answer, 5xx) or stop, as
-      step 6 decides from the stored error data;
-    - the answer's REFUND_REQUESTED stored, still REFUND_REQUESTED → the refund message again;
-    - the answer's CLOSURE_RETRIED stored and not answered yet → the retry message again.
-    Anything else (a later message took over, expiration, refund done) needs nothing from this one.
-    """
-    found = first_of(events_after_incoming(state, message) or (), ANSWER_CODES)
-    if found is not None:
-        _follow_answer(state, *found, message, outbox)
-
-
-def _follow_answer(
-    state: TransactionState,
-    answer: ev.TransactionEvent,
-    later: tuple[ev.TransactionEvent, ...],
-    message: QueueMessage,
-    outbox: Outbox,
-) -> None:
-    """The follow-ups of `answer` given the events stored after it (`later`); see `_finish_follow_ups`."""
-    follow_up = first_of(later, FOLLOW_UP_CODES)
-    if follow_up is not None:
-        _send_follow_up_again(state, *follow_up, message, outbox)
-    elif answer.event_code is ev.EventCode.TRANSACTION_CLOSED_EVENT:
-        if state.status is S.CLOSED and answer.data.response_outcome is ev.ClosureOutcome.KO:
-            request_refund(state, S.CLOSED, outbox, message.tracing_info)
-    elif answer.event_code is ev.EventCode.TRANSACTION_CLOSURE_ERROR_EVENT and state.status is S.CLOSURE_ERROR:
-        _follow_closure_error(state, answer.data, message, outbox)
-
-
-def _send_follow_up_again(
-    state: TransactionState,
-    follow_up: ev.TransactionEvent,
-    later: tuple[ev.TransactionEvent, ...],
-    message: QueueMessage,
-    outbox: Outbox,
-) -> None:
-    """The refund or retry message of a stored follow-up, while its consumer has not acted on it.
-
-    Both consumers are idempotent for a copy: the refund handler acts only in REFUND_REQUESTED and
-    its NPG refund carries the Idempotency-Key; a closure retry whose answer is stored calls Nodo no more.
-    """
-    refund_pending = state.status is S.REFUND_REQUESTED and state.refund_requested.id == follow_up.id
-    retry_pending = state.status is S.CLOSURE_ERROR and first_of(later, ANSWER_CODES) is None
-    if follow_up.event_code is REFUND_REQUESTED and refund_pending:
-        resend_stored_event(outbox, REFUND_QUEUE, follow_up, message.tracing_info)
-    elif follow_up.event_code is CLOSURE_RETRIED and retry_pending:
-        resend_retry_event(RetryKind.CLOSURE, follow_up, outbox, message.tracing_info)
+# --- what follows a closure error (step 5) -----------------------------------------------------------
 
 
 def _follow_closure_error(

@@ -6,11 +6,10 @@
    SEND_PAYMENT_RESULT_RECEIVING_TIMEOUT and go on;
 3. append EXPIRED unless already expired;
 4. refund decision: manual check (dead letter REFUND_MANUAL_CHECK_REQUIRED), nothing, or
-5. a refund request, postponed for NPG transactions whose authorization outcome is still unknown.
-
-A message that comes back after its EXPIRED event was stored decides steps 4-5 again (the EXPIRED
-status is transient); one that comes back after its refund request was stored finishes what
-followed it (see `_finish_stored_refund_request`).
+5. a refund request, postponed for NPG transactions whose authorization outcome is still unknown;
+   when the postponement is over, the NPG order is looked up before the decision (`look_up_order`).
+Steps 2-5 are one decision: EXPIRED, the refund request, the dead letters and the messages commit
+together (spec Part A §11).
 """
 
 from __future__ import annotations
@@ -21,19 +20,19 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 
-from receivers.handlers import DeadLetterCategory, HandlerError, Outbox, QueueMessage, queue_handler
+from receivers.handlers import DeadLetterCategory, QueueMessage, queue_handler
+from receivers.outbox import Outbox
 from transactions import events as ev
-from transactions.handling import decide_with_reloads, events_after_incoming, resend_stored_event, store_incoming
+from transactions.handling import decide_with_reloads, store_incoming
 from transactions.reduction import TransactionState
 from transactions.refundability import is_refundable, is_refundable_check_required
-from transactions.refunds import REFUND_QUEUE, request_refund
-from transactions.store import record_events
+from transactions.refunds import OrderLookup, look_up_order, request_refund
+from transactions.store import load_state, record_events
 
 logger = logging.getLogger(__name__)
 
 S = ev.TransactionStatus
 QUEUE = "expiration"
-REFUND_ERROR = ev.EventCode.TRANSACTION_REFUND_ERROR_EVENT
 
 
 @queue_handler(
@@ -44,13 +43,20 @@ REFUND_ERROR = ev.EventCode.TRANSACTION_REFUND_ERROR_EVENT
 def expiration(message: QueueMessage, outbox: Outbox) -> None:
     """Expire the transaction if it has not finished, and refund it when the rules say so."""
     store_incoming(message)
-    decide_with_reloads(message.transaction_id, outbox, lambda state: expire(state, message, outbox))
+    now = datetime.now(ev.EVENT_ZONE)
+    state = load_state(message.transaction_id)
+    lookup = look_up_order(state) if _refund_may_be_due(state, now) else None
+    decide_with_reloads(message.transaction_id, outbox, lambda fresh: expire(fresh, message, outbox, now, lookup))
 
 
-def expire(state: TransactionState, message: QueueMessage, outbox: Outbox, now: datetime | None = None) -> None:
+def expire(
+    state: TransactionState,
+    message: QueueMessage,
+    outbox: Outbox,
+    now: datetime | None = None,
+    order_lookup: OrderLookup | None = None,
+) -> None:
     now = now or datetime.now(ev.EVENT_ZONE)
-    if _finish_stored_refund_request(state, message, outbox):
-        return
     if state.status is None or not state.status.is_transient:
         logger.info("transaction %s in status %s: nothing to expire", message.transaction_id, state.status)
         return
@@ -63,35 +69,12 @@ def expire(state: TransactionState, message: QueueMessage, outbox: Outbox, now: 
         expired_state = state.apply(event)
         record_events(state, [event], view_status=expired_state.status)
         state = expired_state
-    _decide_refund(state, message, outbox, now)
+    _decide_refund(state, message, outbox, now, order_lookup)
 
 
-def _finish_stored_refund_request(state: TransactionState, message: QueueMessage, outbox: Outbox) -> bool:
-    """True when a refund this expiration requested (statusBeforeRefunded EXPIRED, stored after the
-    message's event) is there and what followed it is finished now:
-
-    - still REFUND_REQUESTED: the refund message again (its first send may be lost; the refund
-      consumer acts once, in REFUND_REQUESTED only, and NPG refunds carry the Idempotency-Key);
-    - REFUND_ERROR right after it and nothing later: the NPG order was already refunded (§5.9.1),
-      so the manual-check dead letter again. (A refund consumer that failed and died before its retry
-      leaves the same events; the dead letter then asks an operator to look at a refund being retried.)
-    """
-    requested = state.refund_requested
-    if requested is None or requested.data.status_before_refunded is not S.EXPIRED:
-        return False
-    after = events_after_incoming(state, message) or ()
-    later = next((after[index + 1 :] for index, event in enumerate(after) if event.id == requested.id), None)
-    if later is None:
-        return False
-    if state.status is S.REFUND_REQUESTED:
-        resend_stored_event(outbox, REFUND_QUEUE, requested, message.tracing_info)
-        return True
-    if state.status is S.REFUND_ERROR and [event.event_code for event in later] == [REFUND_ERROR]:
-        raise HandlerError(
-            DeadLetterCategory.REFUND_MANUAL_CHECK_REQUIRED,
-            f"transaction {state.transaction_id}: the NPG order is already refunded (REFUND_ERROR stored)",
-        )
-    return False
+def _refund_may_be_due(state: TransactionState, now: datetime) -> bool:
+    """Whether step 5 may request a refund now (so an NPG order may have to be looked up first)."""
+    return state.status is not None and state.status.is_transient and npg_refund_delay_seconds(state, now) == 0
 
 
 def _waits_for_send_payment_result(
@@ -114,7 +97,9 @@ def _waits_for_send_payment_result(
     return True
 
 
-def _decide_refund(state: TransactionState, message: QueueMessage, outbox: Outbox, now: datetime) -> None:
+def _decide_refund(
+    state: TransactionState, message: QueueMessage, outbox: Outbox, now: datetime, order_lookup: OrderLookup | None
+) -> None:
     if not is_refundable(state):
         return
     if is_refundable_check_required(state):
@@ -128,7 +113,7 @@ def _decide_refund(state: TransactionState, message: QueueMessage, outbox: Outbo
         visibility = delay + settings.DISPATCHER.NPG_REFUND_EVENT_PROCESSING_DELAY_SECONDS
         outbox.send(QUEUE, message.raw_event, message.tracing_info, math.ceil(visibility))
         return
-    request_refund(state, state.status, outbox, message.tracing_info)
+    request_refund(state, state.status, outbox, message.tracing_info, order_lookup)
 
 
 def npg_refund_delay_seconds(state: TransactionState, now: datetime) -> float:

@@ -9,8 +9,8 @@
 The reference saves the view before appending the event; `record_events` does both in one database
 transaction, so that ordering quirk cannot be observed here. The mail goes out once per delivery,
 before anything is recorded: when another consumer appends meanwhile, only the recording is redone.
-Steps 3 and 4 are each all-or-nothing (one database transaction), so a crash cannot leave a
-receipt recorded without its refund request, or an error without its retry.
+Steps 3 and 4 are each one decision (spec Part A §11): a crash cannot leave a receipt recorded without
+its refund request, or an error without its retry and its message.
 """
 
 from __future__ import annotations
@@ -20,9 +20,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from django.db import transaction
-
-from receivers.handlers import DeadLetterCategory, HandlerError, Outbox, QueueMessage, queue_handler
+from receivers.handlers import DeadLetterCategory, HandlerError, QueueMessage, queue_handler
+from receivers.outbox import Outbox
 from transactions import events as ev
 from transactions.clients import ClientError
 from transactions.clients.notifications_service import send_email
@@ -109,15 +108,13 @@ def record_receipt_sent(state: TransactionState, outbox: Outbox, tracing_info: M
     """USER_RECEIPT_ADDED with the receipt data, view NOTIFIED_OK/KO; for KO, request the refund."""
     receipt = state.user_receipt_data
     added = ev.TransactionUserReceiptAddedEvent.new(state.transaction_id, receipt)
-    with transaction.atomic():
-        record_events(state, [added], view_status=NOTIFIED_STATUS[receipt.response_outcome])
-        if receipt.response_outcome is ev.UserReceiptOutcome.KO:
-            request_refund(state.apply(added), S.NOTIFIED_KO, outbox, tracing_info)
+    record_events(state, [added], view_status=NOTIFIED_STATUS[receipt.response_outcome])
+    if receipt.response_outcome is ev.UserReceiptOutcome.KO:
+        request_refund(state.apply(added), S.NOTIFIED_KO, outbox, tracing_info)
 
 
 def record_first_failure(state: TransactionState, outbox: Outbox, tracing_info: Mapping[str, Any]) -> None:
     """ADD_USER_RECEIPT_ERROR with the receipt data and view NOTIFICATION_ERROR, then retry number 1."""
     error = ev.TransactionUserReceiptAddErrorEvent.new(state.transaction_id, state.user_receipt_data)
-    with transaction.atomic():
-        record_events(state, [error], view_status=S.NOTIFICATION_ERROR)
-        enqueue_retry_event(RetryKind.NOTIFICATION, state.apply(error), 0, outbox, tracing_info)
+    record_events(state, [error], view_status=S.NOTIFICATION_ERROR)
+    enqueue_retry_event(RetryKind.NOTIFICATION, state.apply(error), 0, outbox, tracing_info)

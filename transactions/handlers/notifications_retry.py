@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import logging
 
-from receivers.handlers import DeadLetterCategory, Outbox, QueueMessage, queue_handler
+from receivers.handlers import DeadLetterCategory, QueueMessage, queue_handler
+from receivers.outbox import Outbox
 from transactions import events as ev
 from transactions.handlers.notifications import record_receipt_sent, require_status, send_receipt_mail
 from transactions.handling import decide_with_reloads, retry_count_of, store_incoming

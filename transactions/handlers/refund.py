@@ -2,15 +2,16 @@
 
 The retry count of an incoming REFUND_RETRIED event is ignored (always 0 here), as the reference
 does (spec Part A §7): a failure therefore records REFUND_ERROR and schedules retry number 1.
-A message that comes back after its attempt was stored finishes that attempt's follow-ups
-without calling the gateway again (`transactions.refunds.refund_once`).
+Any other status (the refund is done, or failed and is being retried) needs nothing: a copy of the
+message meets that guard.
 """
 
 from __future__ import annotations
 
 import logging
 
-from receivers.handlers import Outbox, QueueMessage, queue_handler
+from receivers.handlers import QueueMessage, queue_handler
+from receivers.outbox import Outbox
 from transactions import events as ev
 from transactions.handling import store_incoming
 from transactions.reduction import TransactionState

@@ -1,16 +1,13 @@
 """Refund retry (spec Part B §5.4), on queue refund-retry: try a failed refund again.
 
 The transaction must be in REFUND_ERROR (else PROCESSING_ERROR); the refund runs with the event's
-retryCount, so a failure schedules the next retry without a new REFUND_ERROR event. A message
-that comes back after its attempt was stored (a redelivery, or a copy sent again by a handler that
-could not know whether its first send happened) finishes that attempt's follow-ups instead
-(`transactions.refunds.refund_once`): no second gateway call, no dead letter for a refund it
-already recorded.
+retryCount, so a failure schedules the next retry without a new REFUND_ERROR event.
 """
 
 from __future__ import annotations
 
-from receivers.handlers import DeadLetterCategory, HandlerError, Outbox, QueueMessage, queue_handler
+from receivers.handlers import DeadLetterCategory, HandlerError, QueueMessage, queue_handler
+from receivers.outbox import Outbox
 from transactions import events as ev
 from transactions.handling import retry_count_of, store_incoming
 from transactions.reduction import TransactionState

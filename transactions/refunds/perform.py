@@ -7,19 +7,19 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from receivers.handlers import DeadLetterCategory, HandlerError, Outbox, QueueMessage
+from receivers.handlers import DeadLetterCategory, HandlerError, QueueMessage
+from receivers.outbox import Outbox
 from transactions import events as ev
 from transactions.clients import ClientError, node_forwarder, npg
 from transactions.clients.node_forwarder import RedirectRefundOutcome
 from transactions.clients.npg import OrderStatus
-from transactions.handling import decide_with_reloads, events_after_incoming
+from transactions.handling import decide_with_reloads
 from transactions.redirect_urls import RedirectConfigurationError, resolve_redirect_url
 from transactions.reduction import TransactionState
 from transactions.refunds.errors import RefundFailed, RefundNotAllowed
 from transactions.refunds.gateway_data import authorization_request, correlation_id, get_order, npg_authorization
-from transactions.refunds.recovery import finish_refund_attempt
 from transactions.retry import NoRetryAttemptsLeft, RetryKind, enqueue_retry_event
-from transactions.store import record_events
+from transactions.store import load_state, record_events
 
 logger = logging.getLogger(__name__)
 
@@ -112,33 +112,20 @@ def refund_once(
     retry_count: int,
     is_due: Callable[[TransactionState], bool],
 ) -> None:
-    """The refund and refund-retry handlers: decide, call the gateway once, record its answer.
+    """The refund and refund-retry handlers: check, call the gateway once, record its answer.
 
-    A message whose attempt is already stored finishes that attempt (`finish_refund_attempt`);
-    otherwise `is_due(state)` says whether to refund (it may raise HandlerError). A conflict while
-    recording re-decides on the fresh state without calling the gateway again; when another consumer
-    (a copy of this message) stored its outcome meanwhile, that outcome is followed and ours dropped.
+    `is_due(state)` says whether to refund (it may raise HandlerError). A conflict while recording
+    re-decides on the fresh state without calling the gateway again; when the transaction moved on
+    meanwhile (another consumer recorded an outcome), ours is dropped.
     """
     transaction_id = message.transaction_id
-
-    def stored_attempt_finished(state: TransactionState) -> bool:
-        after = events_after_incoming(state, message) or ()
-        return finish_refund_attempt(state, after, retry_count, outbox, message.tracing_info)
-
-    def due_state(state: TransactionState) -> TransactionState | None:
-        if stored_attempt_finished(state) or not is_due(state):
-            return None
-        return state
-
-    state = decide_with_reloads(transaction_id, outbox, due_state)
-    if state is None:
+    state = load_state(transaction_id)
+    if not is_due(state):
         return
     attempt = call_refund_gateway(state)
 
     def record(fresh: TransactionState) -> None:
-        if stored_attempt_finished(fresh):
-            logger.info("transaction %s: a refund outcome was stored meanwhile; ours not recorded", transaction_id)
-        elif fresh.status is not state.status:
+        if fresh.status is not state.status:
             logger.info("transaction %s became %s during the refund; not recorded", transaction_id, fresh.status)
         else:
             record_refund_attempt(fresh, attempt, retry_count, outbox, message.tracing_info)

@@ -1,12 +1,19 @@
-"""Request a refund (spec Part B §5.9.1): append REFUND_REQUESTED and send it to the refund queue."""
+"""Request a refund (spec Part B §5.9.1): append REFUND_REQUESTED and send it to the refund queue.
+
+`request_refund` is a step of a decision (it writes). An NPG transaction whose authorization outcome
+is unknown needs NPG's order to decide, and a decision calls no external service: its handler looks
+the order up first (`look_up_order`) and passes what NPG answered, failures included, to the decision.
+"""
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
-from receivers.handlers import DeadLetterCategory, HandlerError, Outbox
+from receivers.handlers import DeadLetterCategory, HandlerError, RetryLater
+from receivers.outbox import Outbox
 from transactions import events as ev
 from transactions.clients import ClientError, npg
 from transactions.clients.npg import OrderStatus
@@ -20,22 +27,70 @@ logger = logging.getLogger(__name__)
 S = ev.TransactionStatus
 
 
+@dataclass(frozen=True)
+class OrderLookup:
+    """NPG's order, classified, looked up before the decision; or why it needs a manual check instead."""
+
+    order: npg.OrderClassification | None = None
+    problem: HandlerError | None = None
+
+    def classified(self) -> npg.OrderClassification:
+        if self.problem is not None:
+            raise self.problem
+        return self.order
+
+
+def needs_order_lookup(state: TransactionState) -> bool:
+    """Whether requesting a refund now would need NPG's order: an NPG authorization with no outcome."""
+    request = state.authorization_request_data
+    return (
+        not state.is_refund_requested
+        and request is not None
+        and request.payment_gateway is ev.PaymentGateway.NPG
+        and state.authorization_completed_data is None
+    )
+
+
+def look_up_order(state: TransactionState) -> OrderLookup | None:
+    """GET order for a refund request, when one would need it (None otherwise); never raises for NPG's sake.
+
+    Pending, unknown, 5xx or no answer → UNKNOWN (gatewayAuthData null, resolved when refunding);
+    4xx or authorized without operationId → a REFUND_MANUAL_CHECK_REQUIRED to raise in the decision.
+    """
+    if not needs_order_lookup(state):
+        return None
+    try:
+        order = get_order(state).classify()
+    except ClientError as error:
+        if error.retryable:
+            logger.warning("transaction %s: NPG order unknown for now: %s", state.transaction_id, error)
+            return OrderLookup(npg.OrderClassification(OrderStatus.UNKNOWN))
+        return OrderLookup(problem=HandlerError(DeadLetterCategory.REFUND_MANUAL_CHECK_REQUIRED, str(error)))
+    except ValueError as error:
+        return OrderLookup(problem=HandlerError(DeadLetterCategory.PROCESSING_ERROR, str(error)))
+    if order.status == OrderStatus.INVALID_RESPONSE:
+        problem = f"transaction {state.transaction_id}: NPG order authorized without an operationId"
+        return OrderLookup(problem=HandlerError(DeadLetterCategory.REFUND_MANUAL_CHECK_REQUIRED, problem))
+    return OrderLookup(order)
+
+
 def request_refund(
     state: TransactionState,
     status_before_refunded: ev.TransactionStatus,
     outbox: Outbox,
     tracing_info: Mapping[str, Any],
+    order_lookup: OrderLookup | None = None,
 ) -> None:
     """Append REFUND_REQUESTED for the transaction in `state` and send it to the refund queue (§5.9.1).
 
     - already refund-requested (REFUND_REQUESTED/REFUND_ERROR/REFUNDED): nothing;
     - REDIRECT: gatewayAuthData null;
-    - NPG: the completed authorization's gateway data when there is one, else NPG GET order:
-      authorized → its operation; not authorized → no refund at all (nothing written or sent);
-      pending, unknown, 5xx, no answer → gatewayAuthData null (resolved again when refunding);
-      4xx or authorized without operationId → HandlerError(REFUND_MANUAL_CHECK_REQUIRED);
-      already refunded → REFUND_REQUESTED and REFUND_ERROR appended, then
-      HandlerError(REFUND_MANUAL_CHECK_REQUIRED).
+    - NPG: the completed authorization's gateway data when there is one, else the order looked up
+      before the decision (`order_lookup`): authorized → its operation; not authorized → no refund at
+      all (nothing written or sent); pending, unknown → gatewayAuthData null; 4xx or authorized
+      without operationId → HandlerError(REFUND_MANUAL_CHECK_REQUIRED); already refunded →
+      REFUND_REQUESTED and REFUND_ERROR appended, then HandlerError(REFUND_MANUAL_CHECK_REQUIRED).
+      Without a lookup (the state changed since it was taken) → RetryLater: look it up again.
     No authorization request, or another gateway → HandlerError(PROCESSING_ERROR).
     """
     if state.is_refund_requested:
@@ -49,7 +104,9 @@ def request_refund(
         if completed is not None:
             authorization = completed.transaction_gateway_authorization_data
         else:
-            order = _order_for_refund_request(state)
+            if order_lookup is None:
+                raise RetryLater(f"transaction {state.transaction_id}: its NPG order must be looked up first")
+            order = order_lookup.classified()
             if order.status == OrderStatus.NOT_AUTHORIZED:
                 logger.info("transaction %s: NPG order not authorized, nothing to refund", state.transaction_id)
                 return
@@ -68,23 +125,6 @@ def request_refund(
     event = _refund_requested_event(state, status_before_refunded, authorization)
     record_events(state, [event], view_status=S.REFUND_REQUESTED)
     outbox.send(REFUND_QUEUE, event.to_json_dict(), tracing_info)
-
-
-def _order_for_refund_request(state: TransactionState) -> npg.OrderClassification:
-    """GET order, classified; UNKNOWN for any failure that may pass, manual check for the others."""
-    try:
-        order = get_order(state).classify()
-    except ClientError as error:
-        if error.retryable:
-            logger.warning("transaction %s: NPG order unknown for now: %s", state.transaction_id, error)
-            return npg.OrderClassification(OrderStatus.UNKNOWN)
-        raise HandlerError(DeadLetterCategory.REFUND_MANUAL_CHECK_REQUIRED, str(error)) from error
-    if order.status == OrderStatus.INVALID_RESPONSE:
-        raise HandlerError(
-            DeadLetterCategory.REFUND_MANUAL_CHECK_REQUIRED,
-            f"transaction {state.transaction_id}: NPG order authorized without an operationId",
-        )
-    return order
 
 
 def _record_already_refunded(

@@ -9,7 +9,9 @@ from collections.abc import Iterator
 import pytest
 
 from receivers import handlers
-from receivers.handlers import HandlerRegistration, Outbox
+from receivers.handlers import HandlerRegistration
+from receivers.models import OutboxMessage
+from receivers.outbox import Outbox
 from receivers.processing import process_message
 from receivers.queues import QUEUES, queue_client
 from tests import queue_support
@@ -82,7 +84,7 @@ def services(httpserver, settings, queues):
 
 @pytest.fixture
 def sent_messages() -> Iterator[list]:
-    """What the flow handlers put in their outboxes, as (queue, QueueEvent, visibility) tuples.
+    """What the flow handlers' decisions committed to their outboxes, as (queue, QueueEvent, visibility) tuples.
 
     The registered handlers are wrapped, not replaced: the real handler runs and the runtime sends
     its outbox as usual. Azure does not show a hidden message's visibility delay, so this is where a
@@ -94,7 +96,9 @@ def sent_messages() -> Iterator[list]:
     def recording(registration: HandlerRegistration):
         def handle(message, outbox: Outbox) -> None:
             registration.handle(message, outbox)
-            recorded.extend((m.queue_key, json.loads(m.text), m.visibility_seconds) for m in outbox.messages)
+            rows = OutboxMessage.objects.in_bulk(outbox.committed_row_ids)
+            follow_ups = [rows[row_id] for row_id in outbox.committed_row_ids if not rows[row_id].is_dead_letter]
+            recorded.extend((m.queue_key, json.loads(m.text), m.visibility_seconds) for m in follow_ups)
 
         handle.__name__ = registration.name
         return HandlerRegistration(registration.queue_key, registration.accepts, handle, registration.parse)

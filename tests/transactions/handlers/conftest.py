@@ -44,7 +44,7 @@ def queues(queues_created):
 @pytest.fixture
 def stand_ins(httpserver, settings, queues):
     """Nodo, NPG, the node forwarder and the PDV on one loopback server, under distinct paths; short
-    timeouts and one-second retry intervals."""
+    timeouts, one-second retry intervals and a one-second relay grace period."""
     base = httpserver.url_for("").rstrip("/")
     changes = {f"NPG_{method}_PSP_KEYS": keys for method, keys in NPG_KEYS.items()}
     settings.DISPATCHER = settings.DISPATCHER.replace(
@@ -63,6 +63,7 @@ def stand_ins(httpserver, settings, queues):
         NODE_FORWARDER_READ_TIMEOUT=500,
         PERSONAL_DATA_VAULT_READ_TIMEOUT=500,
         CLOSE_PAYMENT_RETRY_EVENT_BASE_INTERVAL_SECONDS=1,
+        OUTBOX_RELAY_GRACE_SECONDS=1,
         REFUND_RETRY_EVENT_BASE_INTERVAL_SECONDS=1,
         **changes,
     )

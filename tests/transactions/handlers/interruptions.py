@@ -1,38 +1,46 @@
-"""A consumer that dies between committing its events and sending its outbox.
+"""A consumer that dies between committing its decision and relaying it (spec Part A §11).
 
-`handle_and_lose_outbox` runs a queue's handler on a message exactly as the runtime does (same
-parsing, same handler, real commits), then drops what the handler put in its outbox instead of
-sending it, and drops a dead letter it raised instead of writing it: what a crash right after the
-handler's last commit leaves behind. The test then delivers the same message again.
+`decide_and_die` sends a QueueEvent, receives it with a short lease and lets the queue runtime decide
+it exactly as `consume_queue` does (same parsing, same handler, real commits), then stops: the outbox
+rows it committed stay pending and the message stays on its queue, as a SIGKILL right after the commit
+leaves them. `redeliver` waits for the lease to run out and hands the same queue message to the runtime
+again, which finds its decision committed, relays the rows and deletes it (the tests shorten the
+relay's grace period to one second: `OUTBOX_RELAY_GRACE_SECONDS`).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import time
 
-from receivers.handlers import HANDLERS, HandlerError, Outbox, serialize_queue_event
-from receivers.messages import parse_queue_message
+from receivers.models import OutboxMessage
+from receivers.processing import Outcome, decide_message, process_message
+from receivers.queues import queue_client
+from tests import queue_support
+from tests.queue_support import committed_rows
 from tests.transactions.handlers.builders import TRACING
 
-
-@dataclass(frozen=True)
-class Lost:
-    """What the dead consumer never sent: its outbox, and the HandlerError it would have dead-lettered."""
-
-    outbox: Outbox
-    error: HandlerError | None
-
-    @property
-    def queue_keys(self) -> list[str]:
-        return [message.queue_key for message in self.outbox.messages]
+# Longer than the grace period the relay gives a decision (`short_relay_grace`), so the redelivery finds
+# the rows due.
+LEASE_SECONDS = 2
 
 
-def handle_and_lose_outbox(queue_key: str, event: dict, tracing_info: dict = TRACING) -> Lost:
-    registration = HANDLERS[queue_key]
-    message = parse_queue_message(registration, serialize_queue_event(event, tracing_info))
-    outbox = Outbox()
-    try:
-        registration.handle(message, outbox)
-    except HandlerError as error:
-        return Lost(outbox, error)
-    return Lost(outbox, None)
+def decide_and_die(queue_key: str, event: dict, tracing_info: dict = TRACING) -> list[OutboxMessage]:
+    """The rows the decision committed and nobody relayed."""
+    queue_support.send_event(queue_key, event, tracing_info)
+    [received] = queue_client(queue_key).receive_messages(visibility_timeout=LEASE_SECONDS)
+    _outcome, outbox = decide_message(queue_key, received)
+    return committed_rows(outbox)
+
+
+def redeliver(queue_key: str) -> Outcome:
+    """The same queue message again, once its lease ran out (its second delivery); its outcome."""
+    client = queue_client(queue_key)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        received = list(client.receive_messages(visibility_timeout=5))
+        if received:
+            [message] = received
+            assert message.dequeue_count == 2, "the same queue message, delivered a second time"
+            return process_message(queue_key, message)
+        time.sleep(0.2)
+    raise AssertionError(f"nothing came back on {queue_key}")

@@ -3,12 +3,11 @@
 import json
 
 import pytest
-from django.db import connections, transaction
-from django.db.models.signals import post_save
+from django.db import connections
 from werkzeug import Response
 
 from dispatcher_site.local_servers import free_port
-from receivers.handlers import Outbox
+from receivers.relay import relay_rows
 from tests.transactions.factories import NPG_AUTHORIZATION, TX, C, make_event, with_changes
 from tests.transactions.handlers.builders import (
     RPT_ID,
@@ -43,11 +42,8 @@ from tests.transactions.handlers.conftest import (
     visible_events,
     wait_until_visible,
 )
-from tests.transactions.handlers.interruptions import handle_and_lose_outbox
-from transactions import events as ev
-from transactions.models import Transaction, TransactionEvent
-from transactions.refunds import request_refund
-from transactions.store import record_events
+from tests.transactions.handlers.interruptions import decide_and_die, redeliver
+from transactions.models import Transaction
 
 pytestmark = HANDLER_DB
 
@@ -473,158 +469,64 @@ def test_legacy_pgs_authorization_data_is_dead_lettered_without_calling_nodo(sta
     assert codes()[-1] == "CLOSURE_REQUESTED"
 
 
-# --- a message that comes back after its attempt was committed ------------------------------------
-
-
-def record_closed_ko():
-    """What `_record_outcome` commits for an authorized payment Nodo answered KO, before the refund."""
-    data = ev.TransactionClosureData(response_outcome=ev.ClosureOutcome.KO, was_canceled_by_user=False)
-    record_events(
-        stored_state(),
-        [ev.TransactionClosedEvent.new(TX, data)],
-        view_status=ev.TransactionStatus.CLOSED,
-        closure_error_data=None,
-        send_payment_result_outcome=ev.UserReceiptOutcome.NOT_RECEIVED,
-    )
-
-
-def record_closure_error(status, description):
-    """What `_record_failure` commits for a Nodo error, before its refund or retry."""
-    data = ev.ClosureErrorData.from_response(status, description)
-    record_events(
-        stored_state(),
-        [ev.TransactionClosureErrorEvent.new(TX, data)],
-        view_status=ev.TransactionStatus.CLOSURE_ERROR,
-        closure_error_data=data,
-    )
+# --- a consumer that dies between its commit and the relay (spec Part A §11) -------------------------
 
 
 def stored_refund_message():
     return {"event": stored_state().refund_requested.to_json_dict(), "tracingInfo": TRACING}
 
 
-def test_a_message_redelivered_after_closed_ko_was_stored_requests_the_refund_without_calling_nodo(stand_ins):
+@pytest.mark.parametrize(
+    ("status", "body", "decided", "follow_up_queue"),
+    [
+        (200, {"outcome": "KO"}, ["CLOSED", "REFUND_REQUESTED"], "refund"),
+        (503, None, ["CLOSURE_ERROR", "CLOSURE_RETRIED"], "close-payment-retry"),
+        (404, {"outcome": "KO", "description": "Not Found"}, ["CLOSURE_ERROR", "REFUND_REQUESTED"], "refund"),
+    ],
+)
+def test_a_closure_redelivered_after_its_decision_committed_only_relays_its_follow_up(
+    stand_ins, status, body, decided, follow_up_queue
+):
+    nodo_answers(stand_ins, status=status, body=body)
     event = closure("CP")
-    record_closed_ko()  # the consumer died here
+    rows = decide_and_die("close-payment", event.to_json_dict())
+    assert [row.queue_key for row in rows] == [follow_up_queue]
+    assert queue_length(follow_up_queue) == 0, "the consumer died before sending"
 
-    deliver("close-payment", event.to_json_dict())
+    redeliver("close-payment")
 
-    assert requests_to(stand_ins, "/nodo/") == []
-    assert codes()[-2:] == ["CLOSED", "REFUND_REQUESTED"]
-    assert codes().count("CLOSED") == 1
-    assert event_data("TRANSACTION_REFUND_REQUESTED_EVENT")[0]["statusBeforeRefunded"] == "CLOSED"
-    assert view().status == "REFUND_REQUESTED"
-    assert visible_events("refund") == [stored_refund_message()]
+    assert len(requests_to(stand_ins, "/nodo/")) == 1
+    assert codes()[-2:] == decided
+    assert all(codes().count(code) == 1 for code in decided)
+    assert queue_length(follow_up_queue) == 1
+    [follow_up] = wait_until_visible(follow_up_queue)
+    assert follow_up == {"event": stored_state().events[-1].to_json_dict(), "tracingInfo": TRACING}
     assert dead_letters() == []
     assert queue_length("close-payment") == 0
 
 
-def test_a_message_redelivered_after_the_refund_request_was_stored_sends_the_refund_message_once(stand_ins):
-    nodo_answers(stand_ins, body={"outcome": "KO"})
-    event = closure("CP")
-    lost = handle_and_lose_outbox("close-payment", event.to_json_dict())
-    assert lost.queue_keys == ["refund"]
-
-    deliver("close-payment", event.to_json_dict())
-
-    assert len(requests_to(stand_ins, "/nodo/")) == 1
-    assert codes()[-2:] == ["CLOSED", "REFUND_REQUESTED"]
-    assert codes().count("REFUND_REQUESTED") == 1
-    assert visible_events("refund") == [stored_refund_message()]
-    assert dead_letters() == []
-
-
-def test_a_refund_request_that_loses_its_append_race_after_closed_still_sends_the_refund(stand_ins):
-    """Another consumer (a copy of this message, which then dies) requests the refund right after our
-    CLOSED commit: our REFUND_REQUESTED append conflicts and the re-decision sends the stored request."""
-    nodo_answers(stand_ins, body={"outcome": "KO"})
-    event = closure("CP")
-    raced = []
-
-    def other_consumer_requests_the_refund():
-        raced.append(True)
-        request_refund(stored_state(), ev.TransactionStatus.CLOSED, Outbox(), TRACING)
-
-    def after_closed_is_saved(sender, instance, created, **kwargs):
-        if instance.event_code == "TRANSACTION_CLOSED_EVENT" and not raced:
-            transaction.on_commit(other_consumer_requests_the_refund)
-
-    post_save.connect(after_closed_is_saved, sender=TransactionEvent, dispatch_uid="race-after-closed")
-    try:
-        deliver("close-payment", event.to_json_dict())
-    finally:
-        post_save.disconnect(sender=TransactionEvent, dispatch_uid="race-after-closed")
-
-    assert raced == [True]
-    assert len(requests_to(stand_ins, "/nodo/")) == 1
-    assert codes()[-2:] == ["CLOSED", "REFUND_REQUESTED"]
-    assert codes().count("REFUND_REQUESTED") == 1
-    assert view().status == "REFUND_REQUESTED"
-    assert visible_events("refund") == [stored_refund_message()]
-    assert dead_letters() == []
-
-
-def test_a_message_redelivered_after_a_5xx_closure_error_was_stored_retries_without_calling_nodo(stand_ins):
-    event = closure("CP")
-    record_closure_error(500, "Internal Server Error")
+def test_a_closure_request_sent_again_for_a_closed_transaction_is_a_no_op(stand_ins):
+    """Part B §5.1 step 1: a closed transaction is not closed again, and no refund is requested on that account."""
+    event = closure("CP", extra=[closed("KO")])
 
     deliver("close-payment", event.to_json_dict())
 
     assert requests_to(stand_ins, "/nodo/") == []
-    assert codes()[-2:] == ["CLOSURE_ERROR", "CLOSURE_RETRIED"]
-    assert codes().count("CLOSURE_ERROR") == 1
-    assert event_data("TRANSACTION_CLOSURE_RETRIED_EVENT")[0]["retryCount"] == 1
-    assert queue_length("close-payment-retry") == 1
+    assert codes()[-1] == "CLOSED"
+    assert queue_length("refund") == 0
     assert dead_letters() == []
+    assert queue_length("close-payment") == 0
 
 
-def test_a_message_redelivered_after_a_refundable_closure_error_was_stored_requests_the_refund(stand_ins):
-    event = closure("CP")
-    record_closure_error(404, "Not Found")
-
-    deliver("close-payment", event.to_json_dict())
-
-    assert requests_to(stand_ins, "/nodo/") == []
-    assert codes()[-2:] == ["CLOSURE_ERROR", "REFUND_REQUESTED"]
-    assert event_data("TRANSACTION_REFUND_REQUESTED_EVENT")[0]["statusBeforeRefunded"] == "CLOSURE_ERROR"
-    assert visible_events("refund") == [stored_refund_message()]
-    assert queue_length("close-payment-retry") == 0
-
-
-def test_a_message_redelivered_after_its_retry_was_stored_sends_the_retry_once_and_a_copy_calls_nodo_once(
-    stand_ins,
-):
+def test_a_closure_redelivered_after_its_retries_moved_on_forks_no_second_retry_chain(stand_ins):
     nodo_answers(stand_ins, status=503)
     event = closure("CP")
-    lost = handle_and_lose_outbox("close-payment", event.to_json_dict())
-    assert lost.queue_keys == ["close-payment-retry"]
-
-    deliver("close-payment", event.to_json_dict())
-
-    assert len(requests_to(stand_ins, "/nodo/")) == 1
-    assert codes()[-2:] == ["CLOSURE_ERROR", "CLOSURE_RETRIED"]
-    assert (codes().count("CLOSURE_ERROR"), codes().count("CLOSURE_RETRIED")) == (1, 1)
-    [message] = wait_until_visible("close-payment-retry")
-    assert message == {"event": stored_state().events[-1].to_json_dict(), "tracingInfo": TRACING}
-
-    # The retry's first message was not lost after all: both copies arrive; Nodo hears about it once.
-    send_event("close-payment-retry", message["event"])
-    consume("close-payment-retry")
-
-    assert len(requests_to(stand_ins, "/nodo/")) == 2
-    assert (codes().count("CLOSURE_ERROR"), codes().count("CLOSURE_RETRIED")) == (2, 2)
-    assert queue_length("close-payment-retry") == 2, "retry 2, sent by the first copy and again by the second"
-    assert dead_letters() == []
-
-
-def test_a_closure_message_redelivered_after_its_retries_moved_on_forks_no_second_retry_chain(stand_ins):
-    nodo_answers(stand_ins, status=503)
-    event = closure("CP")
-    deliver("close-payment", event.to_json_dict())  # CLOSURE_ERROR, retry 1
+    [retry_row] = decide_and_die("close-payment", event.to_json_dict())  # CLOSURE_ERROR, retry 1; delete lost
+    relay_rows([retry_row.id])
     wait_until_visible("close-payment-retry")
     consume("close-payment-retry")  # CLOSURE_ERROR, retry 2
 
-    deliver("close-payment", event.to_json_dict())  # its delete was lost: the first message comes back
+    redeliver("close-payment")
 
     assert len(requests_to(stand_ins, "/nodo/")) == 2
     assert [data["retryCount"] for data in event_data("TRANSACTION_CLOSURE_RETRIED_EVENT")] == [1, 2]

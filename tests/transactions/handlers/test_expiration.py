@@ -33,7 +33,7 @@ from tests.transactions.handlers.conftest import (
     visible_events,
     wait_until_visible,
 )
-from tests.transactions.handlers.interruptions import handle_and_lose_outbox
+from tests.transactions.handlers.interruptions import decide_and_die, redeliver
 from tests.transactions.handlers.npg_orders import AUTHORIZATION_FROM_ORDER, ORDER_PATH, npg_order_answers
 from transactions.models import Transaction
 from transactions.store import store_incoming_event
@@ -345,8 +345,8 @@ def test_an_expired_event_from_the_batch_is_stored_once_and_the_refund_decided(s
     assert stored_state().events[-2].id == batch_event.id
 
 
-def test_an_event_appended_during_the_refund_request_makes_the_expiration_decide_again(no_npg_delay):
-    """The first REFUND_REQUESTED append conflicts; the handler reloads, asks NPG again, appends once."""
+def test_an_event_appended_while_the_order_is_looked_up_is_decided_upon_and_npg_asked_once(no_npg_delay):
+    """The order is looked up before the decision, which reads the state after that event."""
     store_history([activated(), *payment("CP", completed=False)])
     answers = []
 
@@ -365,8 +365,8 @@ def test_an_event_appended_during_the_refund_request_makes_the_expiration_decide
 
     deliver("expiration", stored_state().events[0].to_json_dict())
 
-    assert codes()[-3:] == ["EXPIRED", "AUTHORIZATION_OUTCOME_WAITING", "REFUND_REQUESTED"]
-    assert len(answers) == 2
+    assert codes()[-3:] == ["AUTHORIZATION_OUTCOME_WAITING", "EXPIRED", "REFUND_REQUESTED"]
+    assert len(answers) == 1
     assert len(visible_events("refund")) == 1
     assert dead_letters() == []
 
@@ -383,16 +383,16 @@ def test_a_batch_expiration_older_than_the_last_event_is_not_stored_but_still_ex
     assert dead_letters() == []
 
 
-# --- a message that comes back after its attempt was committed ------------------------------------
+# --- a consumer that dies between its commit and the relay (spec Part A §11) -------------------------
 
 
-def test_an_expiration_redelivered_after_expired_was_stored_postpones_the_npg_refund_once(stand_ins, settings):
+def test_an_expiration_redelivered_after_it_postponed_the_npg_refund_postpones_it_once(stand_ins, settings):
     settings.DISPATCHER = settings.DISPATCHER.replace(NPG_REFUND_DELAY_FROM_AUTH_REQUEST_MINUTES=10)
     events = store_history([activated(), *payment("CP", completed=False)])
-    lost = handle_and_lose_outbox("expiration", events[0].to_json_dict())
-    assert lost.queue_keys == ["expiration"]
+    rows = decide_and_die("expiration", events[0].to_json_dict())
+    assert [row.queue_key for row in rows] == ["expiration"]
 
-    deliver("expiration", events[0].to_json_dict())
+    redeliver("expiration")
 
     assert codes()[-1] == "EXPIRED"
     assert codes().count("EXPIRED") == 1
@@ -401,13 +401,13 @@ def test_an_expiration_redelivered_after_expired_was_stored_postpones_the_npg_re
     assert requests_to(stand_ins, "/npg/") == []
 
 
-def test_an_expiration_redelivered_after_its_refund_request_was_stored_sends_the_refund_message_once(no_npg_delay):
+def test_an_expiration_redelivered_after_its_refund_request_committed_sends_the_refund_message_once(no_npg_delay):
     npg_order_answers(no_npg_delay, "authorized")
     events = store_history([activated(), *payment("CP", completed=False)])
-    lost = handle_and_lose_outbox("expiration", events[0].to_json_dict())
-    assert lost.queue_keys == ["refund"]
+    rows = decide_and_die("expiration", events[0].to_json_dict())
+    assert [row.queue_key for row in rows] == ["refund"]
 
-    deliver("expiration", events[0].to_json_dict())
+    redeliver("expiration")
 
     assert len(requests_to(no_npg_delay, ORDER_PATH)) == 1
     assert codes()[-2:] == ["EXPIRED", "REFUND_REQUESTED"]
@@ -415,6 +415,7 @@ def test_an_expiration_redelivered_after_its_refund_request_was_stored_sends_the
     assert visible_events("refund") == [{"event": stored_state().events[-1].to_json_dict(), "tracingInfo": TRACING}]
     assert view_status() == "REFUND_REQUESTED"
     assert dead_letters() == []
+    assert queue_length("expiration") == 0
 
 
 def test_a_refund_requested_by_the_closure_is_not_sent_again_by_the_expiration(stand_ins):
@@ -426,18 +427,18 @@ def test_a_refund_requested_by_the_closure_is_not_sent_again_by_the_expiration(s
     assert codes()[-1] == "REFUND_REQUESTED"
 
 
-def test_an_expiration_redelivered_after_an_already_refunded_order_was_stored_is_dead_lettered_again(no_npg_delay):
+def test_an_expiration_redelivered_after_an_already_refunded_order_was_stored_dead_letters_once(no_npg_delay):
     npg_order_answers(no_npg_delay, "refunded")
     events = store_history([activated(), *payment("CP", completed=False)])
-    lost = handle_and_lose_outbox("expiration", events[0].to_json_dict())
-    assert lost.error.category == "REFUND_MANUAL_CHECK_REQUIRED"
-    before = codes()
+    rows = decide_and_die("expiration", events[0].to_json_dict())
+    assert [(row.queue_key, row.is_dead_letter) for row in rows] == [("dead-letter", True)]
+    decided = codes()
 
-    deliver("expiration", events[0].to_json_dict())
+    redeliver("expiration")
 
     assert len(requests_to(no_npg_delay, ORDER_PATH)) == 1
-    assert codes() == before
-    assert before[-3:] == ["EXPIRED", "REFUND_REQUESTED", "REFUND_ERROR"]
+    assert codes() == decided
+    assert decided[-3:] == ["EXPIRED", "REFUND_REQUESTED", "REFUND_ERROR"]
     [letter] = dead_letters()
     assert (letter["category"], letter["transactionId"]) == ("REFUND_MANUAL_CHECK_REQUIRED", TX)
     assert queue_length("refund") == 0

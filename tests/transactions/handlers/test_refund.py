@@ -31,7 +31,7 @@ from tests.transactions.handlers.conftest import (
     send_event,
     wait_until_visible,
 )
-from tests.transactions.handlers.interruptions import handle_and_lose_outbox
+from tests.transactions.handlers.interruptions import decide_and_die, redeliver
 from tests.transactions.handlers.npg_orders import ORDER_OPERATION_ID, npg_order_answers
 from tests.transactions.handlers.refund_support import (
     DASHED_TX,
@@ -43,9 +43,8 @@ from tests.transactions.handlers.refund_support import (
     npg_refund_requested,
     redirect_refund_requested,
 )
-from transactions import events as ev
 from transactions.models import Transaction
-from transactions.store import record_events, store_incoming_event
+from transactions.store import store_incoming_event
 
 pytestmark = HANDLER_DB
 
@@ -297,58 +296,42 @@ def test_the_consume_queue_command_refunds_through_npg(stand_ins, subprocess_env
     assert queue_length("refund") == 0
 
 
-# --- a message that comes back after its attempt was committed ------------------------------------
+# --- a consumer that dies between its commit and the relay (spec Part A §11) -------------------------
 
 
-def test_a_refund_redelivered_after_refund_error_was_stored_schedules_retry_one_without_calling_npg(stand_ins):
-    events = npg_refund_requested()
-    # What the first attempt committed before the consumer died: NPG failed, REFUND_ERROR stored.
-    error = ev.TransactionRefundErrorEvent.new(
-        TX, ev.TransactionRefundErrorData(status_before_refunded=ev.TransactionStatus.REFUND_REQUESTED)
-    )
-    record_events(stored_state(), [error], view_status=ev.TransactionStatus.REFUND_ERROR)
-
-    refund_now(events)
-
-    assert requests_to(stand_ins, "/npg/") == []
-    assert codes()[-3:] == ["REFUND_REQUESTED", "REFUND_ERROR", "REFUND_RETRIED"]
-    assert codes().count("REFUND_ERROR") == 1
-    assert data_of() == {"retryCount": 1, "transactionGatewayAuthorizationData": NPG_AUTHORIZATION}
-    assert view_status() == "REFUND_ERROR"
-    assert queue_length("refund-retry") == 1
-    assert dead_letters() == []
-
-
-def test_a_refund_redelivered_after_its_retry_was_stored_sends_the_retry_once(stand_ins):
+def test_a_refund_redelivered_after_its_retry_committed_sends_the_retry_once(stand_ins):
     npg_refund_answers(stand_ins, status=503)
     events = npg_refund_requested()
-    lost = handle_and_lose_outbox("refund", events[-1].to_json_dict())
-    assert lost.queue_keys == ["refund-retry"]
+    rows = decide_and_die("refund", events[-1].to_json_dict())
+    assert [row.queue_key for row in rows] == ["refund-retry"]
 
-    refund_now(events)
+    redeliver("refund")
 
     assert len(requests_to(stand_ins, npg_refund_path())) == 1
     assert codes()[-3:] == ["REFUND_REQUESTED", "REFUND_ERROR", "REFUND_RETRIED"]
     assert (codes().count("REFUND_ERROR"), codes().count("REFUND_RETRIED")) == (1, 1)
     [message] = wait_until_visible("refund-retry")
     assert message == {"event": stored_state().events[-1].to_json_dict(), "tracingInfo": TRACING}
+    assert queue_length("refund-retry") == 1
     assert dead_letters() == []
 
 
-def test_a_redirect_refund_redelivered_after_refund_error_was_stored_retries_without_calling_the_psp(stand_ins):
-    """Why the lost attempt failed is not stored: even a KO gets retry 1 (refused again there)."""
+def test_a_refused_refund_redelivered_after_its_dead_letter_committed_schedules_no_extra_retry(stand_ins):
+    """The known gap of the per-handler recovery: a hard refusal, a crash, then one retry too many."""
     forwarder_answers(stand_ins, outcome="KO")
     events = redirect_refund_requested()
-    lost = handle_and_lose_outbox("refund", events[-1].to_json_dict())
-    assert lost.error is not None
-    assert lost.error.category == "PROCESSING_ERROR"
+    rows = decide_and_die("refund", events[-1].to_json_dict())
+    assert [(row.queue_key, row.is_dead_letter) for row in rows] == [("dead-letter", True)]
 
-    refund_now(events)
+    redeliver("refund")
 
     assert len(requests_to(stand_ins, FORWARDER_PATH)) == 1
-    assert codes()[-2:] == ["REFUND_ERROR", "REFUND_RETRIED"]
-    assert data_of() == {"retryCount": 1, "transactionGatewayAuthorizationData": None}
-    assert queue_length("refund-retry") == 1
+    assert codes()[-1] == "REFUND_ERROR"
+    assert "REFUND_RETRIED" not in codes()
+    assert queue_length("refund-retry") == 0
+    [letter] = dead_letters()
+    assert letter["category"] == "PROCESSING_ERROR"
+    assert queue_length("refund") == 0
 
 
 @pytest.mark.parametrize("gateway", ["NPG", "REDIRECT"])

@@ -24,7 +24,7 @@ from tests.transactions.handlers.conftest import (
     requests_to,
     wait_until_visible,
 )
-from tests.transactions.handlers.interruptions import handle_and_lose_outbox
+from tests.transactions.handlers.interruptions import decide_and_die, redeliver
 from tests.transactions.handlers.refund_support import (
     FORWARDER_PATH,
     REFUND_OPERATION_ID,
@@ -151,15 +151,15 @@ def test_a_retry_for_a_transaction_not_in_refund_error_is_dead_lettered(stand_in
     assert len(requests_to(stand_ins, npg_refund_path())) == (1 if history == "refunded" else 0)
 
 
-# --- a message that comes back after its attempt was committed ------------------------------------
+# --- a consumer that dies between its commit and the relay (spec Part A §11) -------------------------
 
 
-def test_a_copy_of_a_retry_that_refunded_is_neither_refunded_again_nor_dead_lettered(stand_ins):
+def test_a_retry_redelivered_after_it_refunded_is_neither_refunded_again_nor_dead_lettered(stand_ins):
     npg_refund_answers(stand_ins)
     events = npg_refund_requested(retries=1)
+    assert decide_and_die("refund-retry", events[-1].to_json_dict()) == []
 
-    retry_now(events)
-    retry_now(events)  # the same message again: redelivered, or sent again by a handler
+    redeliver("refund-retry")
 
     assert codes().count("REFUNDED") == 1
     assert len(requests_to(stand_ins, npg_refund_path())) == 1
@@ -167,13 +167,13 @@ def test_a_copy_of_a_retry_that_refunded_is_neither_refunded_again_nor_dead_lett
     assert queue_length("refund-retry") == 0
 
 
-def test_a_retry_redelivered_after_the_next_retry_was_stored_sends_it_once(stand_ins):
+def test_a_retry_redelivered_after_the_next_retry_committed_sends_it_once(stand_ins):
     npg_refund_answers(stand_ins, status=503)
     events = npg_refund_requested(retries=1)
-    lost = handle_and_lose_outbox("refund-retry", events[-1].to_json_dict())
-    assert lost.queue_keys == ["refund-retry"]
+    rows = decide_and_die("refund-retry", events[-1].to_json_dict())
+    assert [row.queue_key for row in rows] == ["refund-retry"]
 
-    retry_now(events)
+    redeliver("refund-retry")
 
     assert len(requests_to(stand_ins, npg_refund_path())) == 1
     assert [data["retryCount"] for data in retried_data()] == [1, 2]
@@ -182,18 +182,18 @@ def test_a_retry_redelivered_after_the_next_retry_was_stored_sends_it_once(stand
     assert dead_letters() == []
 
 
-def test_a_retry_redelivered_after_a_redirect_ko_was_stored_is_dead_lettered_without_calling_the_psp(stand_ins):
+def test_a_retry_redelivered_after_a_redirect_ko_committed_dead_letters_once_without_calling_the_psp(stand_ins):
     forwarder_answers(stand_ins, outcome="KO")
     events = redirect_refund_requested(retries=1)
-    lost = handle_and_lose_outbox("refund-retry", events[-1].to_json_dict())
-    assert lost.error is not None
-    before = codes()
+    rows = decide_and_die("refund-retry", events[-1].to_json_dict())
+    assert [row.is_dead_letter for row in rows] == [True]
+    decided = codes()
 
-    retry_now(events)
+    redeliver("refund-retry")
 
     assert len(requests_to(stand_ins, FORWARDER_PATH)) == 1
-    assert codes() == before
-    assert before.count("REFUND_ERROR") == 2, "the first attempt's and the KO's (spec Part A §7)"
+    assert codes() == decided
+    assert decided.count("REFUND_ERROR") == 2, "the first attempt's and the KO's (spec Part A §7)"
     [letter] = dead_letters()
     assert letter["category"] == "PROCESSING_ERROR"
     assert queue_length("refund-retry") == 0

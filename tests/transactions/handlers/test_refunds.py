@@ -4,7 +4,9 @@ import json
 
 import pytest
 
-from receivers.handlers import DeadLetterCategory, HandlerError, Outbox
+from receivers.handlers import DeadLetterCategory, HandlerError, RetryLater
+from receivers.outbox import MessageSource, Outbox
+from tests.queue_support import committed_messages, committed_rows, requests_to
 from tests.transactions.factories import TX
 from tests.transactions.handlers.builders import (
     TRACING,
@@ -23,7 +25,7 @@ from tests.transactions.handlers.npg_orders import npg_order_answers
 from transactions import events as ev
 from transactions.handling import decide_with_reloads
 from transactions.models import Transaction
-from transactions.refunds import request_refund
+from transactions.refunds import look_up_order, request_refund
 from transactions.store import ConcurrentAppendError, store_incoming_event
 
 pytestmark = HANDLER_DB
@@ -35,13 +37,14 @@ def test_a_refund_request_appends_the_event_and_puts_it_on_the_refund_queue(stan
     store_history([activated(), *payment("CP"), closure_requested(), closed("KO")])
     outbox = Outbox()
 
-    request_refund(stored_state(), S.NOTIFIED_KO, outbox, TRACING)
+    with outbox.decision():
+        request_refund(stored_state(), S.NOTIFIED_KO, outbox, TRACING)
 
     assert codes()[-1] == "REFUND_REQUESTED"
     requested = stored_state().events[-1]
     assert requested.data.status_before_refunded is S.NOTIFIED_KO
     assert Transaction.objects.get(pk=TX).status == "REFUND_REQUESTED"
-    [message] = outbox.messages
+    [message] = committed_messages(outbox)
     assert (message.queue_key, message.visibility_seconds) == ("refund", 0)
     assert json.loads(message.text) == {"event": requested.to_json_dict(), "tracingInfo": TRACING}
 
@@ -49,7 +52,9 @@ def test_a_refund_request_appends_the_event_and_puts_it_on_the_refund_queue(stan
 def test_a_redirect_refund_request_carries_no_authorization_data(stand_ins):
     store_history([activated(), *payment("RBPB"), closure_requested(), closed("KO")])
 
-    request_refund(stored_state(), S.CLOSED, Outbox(), TRACING)
+    outbox = Outbox()
+    with outbox.decision():
+        request_refund(stored_state(), S.CLOSED, outbox, TRACING)
 
     assert stored_state().events[-1].to_json_dict()["data"] == {
         "statusBeforeRefunded": "CLOSED",
@@ -61,18 +66,20 @@ def test_a_transaction_whose_refund_was_already_requested_is_left_alone(stand_in
     store_history([activated(), *payment("CP"), closure_requested(), closed("KO"), refund_requested()])
     outbox = Outbox()
 
-    request_refund(stored_state(), S.CLOSED, outbox, TRACING)
+    with outbox.decision():
+        request_refund(stored_state(), S.CLOSED, outbox, TRACING)
 
     assert codes()[-1] == "REFUND_REQUESTED"
     assert codes().count("REFUND_REQUESTED") == 1
-    assert outbox.messages == []
+    assert committed_rows(outbox) == []
 
 
 def test_a_transaction_without_authorization_request_cannot_be_refunded(stand_ins):
     store_history([activated()])
 
-    with pytest.raises(HandlerError) as raised:
-        request_refund(stored_state(), S.ACTIVATED, Outbox(), TRACING)
+    outbox = Outbox()
+    with pytest.raises(HandlerError) as raised, outbox.decision():
+        request_refund(stored_state(), S.ACTIVATED, outbox, TRACING)
 
     assert raised.value.category is DeadLetterCategory.PROCESSING_ERROR
     assert codes() == ["ACTIVATED"]
@@ -84,42 +91,58 @@ def test_a_stale_state_conflicts_and_sends_nothing(stand_ins):
     store_incoming_event(dated([refund_requested()], ages=[0])[0])
     outbox = Outbox()
 
-    with pytest.raises(ConcurrentAppendError):
+    with pytest.raises(ConcurrentAppendError), outbox.decision():
         request_refund(stale, S.CLOSED, outbox, TRACING)
 
-    assert outbox.messages == []
+    assert committed_rows(outbox) == []
     assert codes().count("REFUND_REQUESTED") == 1
 
 
 def test_an_npg_refund_request_without_outcome_asks_the_order_and_keeps_an_already_refunded_trace(stand_ins):
     npg_order_answers(stand_ins, "refunded")
     store_history([activated(), *payment("CP", completed=False)])
-    outbox = Outbox()
+    outbox = Outbox(MessageSource("expiration", text="the expiration message"))
 
-    with pytest.raises(HandlerError) as raised:
-        request_refund(stored_state(), S.AUTHORIZATION_REQUESTED, outbox, TRACING)
+    lookup = look_up_order(stored_state())
+    with pytest.raises(HandlerError) as raised, outbox.decision():
+        request_refund(stored_state(), S.AUTHORIZATION_REQUESTED, outbox, TRACING, lookup)
 
     assert raised.value.category is DeadLetterCategory.REFUND_MANUAL_CHECK_REQUIRED
     assert codes()[-2:] == ["REFUND_REQUESTED", "REFUND_ERROR"]
-    assert outbox.messages == []
+    assert committed_messages(outbox) == []
+    [dead_letter] = committed_rows(outbox)
+    assert json.loads(dead_letter.text)["category"] == "REFUND_MANUAL_CHECK_REQUIRED"
 
 
-def test_decisions_are_retried_on_a_fresh_state_and_their_interrupted_messages_discarded(stand_ins):
-    store_history([activated(), *payment("CP"), closure_requested(), closed("KO")])
+def test_an_npg_refund_request_without_outcome_and_without_its_order_waits_for_the_lookup(stand_ins):
+    store_history([activated(), *payment("CP", completed=False)])
     outbox = Outbox()
-    seen = []
+
+    with pytest.raises(RetryLater), outbox.decision():
+        request_refund(stored_state(), S.AUTHORIZATION_REQUESTED, outbox, TRACING)
+
+    assert requests_to(stand_ins, "/npg/") == [], "a decision calls no external service"
+    assert codes()[-1] == "AUTHORIZATION_REQUESTED"
+
+
+def test_decisions_are_retried_on_a_fresh_state_and_their_interrupted_rows_discarded(stand_ins):
+    store_history([activated(), *payment("CP"), closure_requested(), closed("KO")])
+    read_before_the_other_append = stored_state()
+    store_incoming_event(dated([refund_requested()], ages=[0])[0])  # another consumer appended meanwhile
+    outbox = Outbox()
+    attempts = []
 
     def decide(state):
-        seen.append(state.last_sequence)
-        outbox.send("refund", {"attempt": len(seen)}, TRACING)
-        if len(seen) == 1:
-            store_incoming_event(dated([refund_requested()], ages=[0])[0])
-            request_refund(state, S.CLOSED, Outbox(), TRACING)  # conflicts: the state is stale now
+        attempts.append(state.last_sequence)
+        outbox.send("refund", {"attempt": len(attempts)}, TRACING)
+        if len(attempts) == 1:
+            request_refund(read_before_the_other_append, S.CLOSED, outbox, TRACING)  # conflicts
         return state.status
 
     assert decide_with_reloads(TX, outbox, decide) is S.REFUND_REQUESTED
-    assert seen == [5, 6]
-    assert [json.loads(message.text)["event"] for message in outbox.messages] == [{"attempt": 2}]
+    assert attempts == [6, 6]
+    assert [json.loads(message.text)["event"] for message in committed_messages(outbox)] == [{"attempt": 2}]
+    assert codes().count("REFUND_REQUESTED") == 1
 
 
 def test_decisions_give_up_after_a_bounded_number_of_conflicts(stand_ins):
