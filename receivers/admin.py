@@ -185,3 +185,6 @@ class ReceiverCommandAdmin(ReadOnlyAdmin):
             self.log_addition(request, record, f"Sent {command} to {version or 'every version'}")
             self.message_user(request, f"Sent {command} to {version or 'every version'}.", messages.SUCCESS)
         return HttpResponseRedirect(reverse("admin:receivers_receivercommand_status"))
+
+
+from receivers import admin_outbox  # noqa: E402,F401 - registers the outbox's admin page

@@ -1,0 +1,63 @@
+"""The outbox admin: operators see what waits or was refused, and send a refused row again once fixed."""
+
+import pytest
+from django.contrib.admin.models import LogEntry
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from receivers.models import OutboxMessage
+from receivers.outbox import Outbox
+from receivers.relay import relay_due_rows, relay_rows
+from tests.receivers.conftest import TRACEPARENT, queue_texts
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+CHANGELIST = "/admin/receivers/outboxmessage/"
+State = OutboxMessage.State
+
+
+def refused_follow_up(settings) -> OutboxMessage:
+    """A follow-up for a queue that does not exist (a misconfigured name): refused, then dead-lettered."""
+    working = settings.DISPATCHER
+    settings.DISPATCHER = working.replace(TRANSACTIONS_REFUND_QUEUE_NAME="no-such-refund-queue")
+    outbox = Outbox()
+    with outbox.decision():
+        outbox.send("refund", {"transactionId": "abc", "eventCode": "X"}, {"traceparent": TRACEPARENT})
+    relay_rows(outbox.committed_row_ids)
+    settings.DISPATCHER = working
+    return OutboxMessage.objects.get(queue_key="refund")
+
+
+def test_a_refused_row_is_listed_with_its_error_and_sent_again_on_request(queues, admin_client, settings):
+    row = refused_follow_up(settings)
+    assert row.state == State.REFUSED
+    assert "404" in row.last_error
+
+    page = admin_client.get(CHANGELIST + "?state__exact=REFUSED").content.decode()
+    response = admin_client.post(CHANGELIST, {"action": "send_again", "_selected_action": [row.pk]}, follow=True)
+    relay_due_rows()
+
+    assert "abc" in page
+    assert "refused by the queue service" in page
+    assert "1 refused row(s) will be sent by the next relay sweep." in response.content.decode()
+    row.refresh_from_db()
+    assert row.state == State.SENT
+    assert len(queue_texts("refund")) == 1, "sent to the queue that now has its right name"
+    assert LogEntry.objects.filter(object_id=str(row.pk)).exists()
+
+
+def test_the_changelist_query_count_does_not_grow_with_rows(queues, admin_client):
+    def rows(count):
+        outbox = Outbox()
+        with outbox.decision():
+            for number in range(count):
+                outbox.send("refund", {"transactionId": f"t{number}"}, {"traceparent": TRACEPARENT})
+
+    rows(2)
+    with CaptureQueriesContext(connection) as few:
+        admin_client.get(CHANGELIST)
+    rows(40)
+    with CaptureQueriesContext(connection) as many:
+        assert admin_client.get(CHANGELIST).status_code == 200
+
+    assert len(many.captured_queries) == len(few.captured_queries)
