@@ -143,8 +143,10 @@ def test_a_consumer_killed_between_commit_and_send_loses_nothing_and_repeats_not
     second = consumer(environment, "notifications-retry")
     try:
         wait_until(
-            lambda: set(OutboxMessage.objects.values_list("state", flat=True)) == {State.SENT}
-            and queue_length("notifications-retry") == 0,
+            lambda: (
+                set(OutboxMessage.objects.values_list("state", flat=True)) == {State.SENT}
+                and queue_length("notifications-retry") == 0
+            ),
             "the second consumer to relay the rows and finish the message",
         )
         second.send_signal(signal.SIGTERM)
