@@ -10,7 +10,6 @@ Run as a Kubernetes Job from the application image by `deploy/k8s/deploy.sh` (or
 
 from __future__ import annotations
 
-import getpass
 import logging
 import socket
 import time
@@ -57,7 +56,8 @@ class Command(BaseCommand):
             self.wait(command, command_id, version, options)
 
     def record(self, command_id: str, command: str, version: str) -> None:
-        sent_by = f"deploy gate ({getpass.getuser()}@{socket.gethostname()})"
+        # In a Job the host name is the pod's name; its user id need not have a name.
+        sent_by = f"deploy gate ({socket.gethostname()})"
         try:
             record_command(command_id, command, version, sent_by=sent_by, origin=ReceiverCommand.Origin.CLI)
         except DatabaseError as error:
