@@ -296,6 +296,16 @@ def test_gate_jobs_target_the_overlay_version_and_outwait_a_draining_consumer(ov
         assert job["spec"]["jobTemplate"]["spec"]["activeDeadlineSeconds"] > timeout
 
 
+def test_what_deploy_sh_applies_before_the_stop_is_the_configuration_and_the_job_templates(overlay):
+    # deploy.sh applies `-l app.kubernetes.io/component in (config,deploy-job)` first, then runs jobs from it.
+    for document in rendered(overlay):
+        component = labelled(document, "app.kubernetes.io/component")
+        if document["kind"] in ("ConfigMap", "CronJob"):
+            assert component in ("config", "deploy-job"), document["metadata"]["name"]
+        else:
+            assert component not in ("config", "deploy-job"), document["metadata"]["name"]
+
+
 def test_job_templates_never_run_on_their_own_and_deploy_sh_waits_long_enough(overlay):
     script = (DEPLOY / "deploy.sh").read_text()
     job_timeout = int(re.search(r"JOB_TIMEOUT=\$\{JOB_TIMEOUT:-(\d+)\}", script).group(1))
