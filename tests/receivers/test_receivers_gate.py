@@ -6,7 +6,6 @@ import json
 import re
 import signal
 import subprocess
-import time
 
 import pytest
 
@@ -135,12 +134,10 @@ def test_stop_is_not_fooled_by_the_key_of_a_dead_consumer_last_seen_up(start_con
 
     assert early.returncode == 1
     assert f"{killed_id} is still running" in early.stderr or f"{killed_id} is last seen" in early.stderr
-    assert reports(redis_client, alive_id, "DOWN"), "the live consumer obeyed at once"
-    waited_from = time.monotonic()
+    wait_until(lambda: reports(redis_client, alive_id, "DOWN"), "the live consumer to obey")
     later = gate("stop", "--version", "PROD", "--wait", "--timeout", "30", **ttl)
     assert later.returncode == 0, later.stdout + later.stderr
     assert killed_id not in documents(redis_client), "done only once the dead consumer's key had expired"
-    assert time.monotonic() - waited_from < 20
 
 
 def test_start_is_not_fooled_by_the_fresh_key_of_a_dead_consumer(start_consumer, gate, redis_client):
@@ -150,8 +147,19 @@ def test_start_is_not_fooled_by_the_fresh_key_of_a_dead_consumer(start_consumer,
     killed.signal(signal.SIGKILL)
     killed.wait()
 
-    # The dead consumer's key still says UP, but it never applied this START: two are not up.
-    result = gate("start", "--version", "PROD", "--wait", "--timeout", "3", "--min-instances", "2")
+    # The dead consumer's key still says UP, but it never applied this START: two are not up. (The gate
+    # takes a key for stale after 2 report intervals + 5 s: 25 s here, so the dead key still looks fresh.)
+    result = gate(
+        "start",
+        "--version",
+        "PROD",
+        "--wait",
+        "--timeout",
+        "3",
+        "--min-instances",
+        "2",
+        RECEIVER_STATUS_REFRESH_SECONDS="10",
+    )
 
     assert result.returncode == 1
     assert reports(redis_client, killed_id, "UP"), "the dead consumer's key was there all along"
@@ -162,7 +170,7 @@ def test_stop_waits_for_messages_in_flight(start_consumer, gate, redis_client):
     consumer = start_consumer("probe")
     consumer_id = instance_id(consumer)
     wait_until(lambda: reports(redis_client, consumer_id, "UP"), "the consumer to report UP")
-    event = send_probe({"record": True, "sleepSeconds": 4})
+    event = send_probe({"record": True, "sleepSeconds": 8})
     consumer.wait_for_output(f"probe {event['id']} received")
 
     result = gate("stop", "--version", "PROD", "--wait", "--timeout", "30")
@@ -179,7 +187,7 @@ def test_a_consumer_draining_after_sigterm_ignores_start_and_does_not_count_as_u
     assert gate("stop", "--version", "PROD", "--wait", "--timeout", "30").returncode == 0
     # In flight while stopped: sent before the STOP would do too; SIGTERM it mid-message, as a rollout does.
     assert gate("start", "--version", "PROD").returncode == 0
-    event = send_probe({"record": True, "sleepSeconds": 15})
+    event = send_probe({"record": True, "sleepSeconds": 25})
     old.wait_for_output(f"probe {event['id']} received")
     assert gate("stop", "--version", "PROD").returncode == 0
     old.signal(signal.SIGTERM)
@@ -191,7 +199,7 @@ def test_a_consumer_draining_after_sigterm_ignores_start_and_does_not_count_as_u
     assert "0 live instance(s) report, at least 1 expected" in alone.stderr
     old.wait_for_output("START ignored: this process is shutting down")
     assert reports(redis_client, old_id, "DOWN")
-    new_id = instance_id(start_consumer("probe"))
+    new_id = instance_id(start_consumer("probe"))  # a new pod: it replays the START
     with_new = gate("start", "--version", "PROD", "--wait", "--timeout", "30")
     assert with_new.returncode == 0, with_new.stdout + with_new.stderr
     assert reports(redis_client, new_id, "UP")
