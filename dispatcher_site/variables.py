@@ -184,6 +184,13 @@ VARIABLES: list[Variable] = [
         Variable(
             "CONSUMER_MAX_POLL_INTERVAL_SECONDS", "float", 10.0, "Longest back-off while queues are empty.", minimum=0.0
         ),
+        Variable(
+            "CONSUMER_HEARTBEAT_FILE",
+            "str",
+            "",
+            "File consume_queue rewrites every few seconds for `manage.py consumer_alive` (a liveness probe); "
+            "empty: none.",
+        ),
     ),
     *_section(
         "Outbox",

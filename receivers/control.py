@@ -6,7 +6,10 @@
   latest ReceiverCommand recorded for its version or for all). A command applies when its version is
   empty or equals the process's DEPLOYMENT_VERSION.
 - Statuses: each process writes `receiver-status:<instanceId>` every RECEIVER_STATUS_REFRESH_SECONDS
-  with a TTL of RECEIVER_STATUS_TTL_SECONDS, so a dead process disappears within a minute.
+  with a TTL of RECEIVER_STATUS_TTL_SECONDS, so a dead process disappears within a minute. Beyond the
+  reference's fields, the document says which command the process applied last (`lastCommandId`) and
+  whatever the process adds (`shuttingDown`, `inFlight`), so the deploy gate can tell an instance that
+  obeyed from one that has not read the command yet, or that is going away.
 Redis being down never stops a consumer: the controller logs, waits a second and tries again.
 """
 
@@ -46,11 +49,11 @@ def redis_connection(extra_socket_timeout: float = 0) -> redis.Redis:
     )
 
 
-def send_command(command: str, version: str | None, sent_by: str, origin: str) -> ReceiverCommand:
-    """Publish START/STOP for one deployment version (None: all), and record who sent it.
+def publish_command(command: str, version: str | None) -> uuid.UUID:
+    """Put START/STOP for one deployment version (None: all) on the stream, alone; return its command id.
 
-    Redis errors propagate (the API answers 500); the record is written only once Redis has the command,
-    and a database error then propagates too (the command is in force but unrecorded: it is logged).
+    Redis errors propagate. Every consumer applies it within about a second and reports its id as
+    `lastCommandId` in its status document, which is how the deploy gate knows it was obeyed.
     """
     if command not in COMMANDS or (version is not None and version not in VERSIONS):
         raise ValueError(f"invalid command {command!r} for version {version!r}")
@@ -73,9 +76,26 @@ def send_command(command: str, version: str | None, sent_by: str, origin: str) -
         pipeline.execute()
     finally:
         connection.close()
+    return command_id
+
+
+def record_command(
+    command_id: uuid.UUID, command: str, version: str | None, sent_by: str, origin: str
+) -> ReceiverCommand:
+    """Record a published command: who sent it, when, what, to which version."""
     return ReceiverCommand.objects.create(
         id=command_id, command=command, deployment_version=version or "", sent_by=sent_by, origin=origin
     )
+
+
+def send_command(command: str, version: str | None, sent_by: str, origin: str) -> ReceiverCommand:
+    """Publish START/STOP for one deployment version (None: all), and record who sent it.
+
+    Redis errors propagate (the API answers 500); the record is written only once Redis has the command,
+    and a database error then propagates too (the command is in force but unrecorded: it is logged).
+    """
+    command_id = publish_command(command, version)
+    return record_command(command_id, command, version, sent_by, origin)
 
 
 def read_statuses(version: str | None = None) -> list[dict[str, Any]]:
@@ -125,10 +145,13 @@ class ReceiverController:
         apply: Callable[[bool], None],
         statuses: Callable[[], Iterable[tuple[str, str]]],
         stopped: threading.Event,
+        extra: Callable[[], dict[str, Any]] | None = None,
     ):
         self.apply = apply
         self.statuses = statuses
         self.stopped = stopped
+        self.extra = extra or dict
+        self.last_command_id: str | None = None
         self.instance_id = f"event-dispatcher-{uuid.uuid4()}"
         self.version = settings.DISPATCHER.DEPLOYMENT_VERSION
         self.last_id = "0-0"
@@ -159,6 +182,7 @@ class ReceiverController:
         if latest is not None:
             logger.info("recorded receiver command %s (%s) applied", latest.command, latest.id)
             self.apply(latest.command == ReceiverCommand.Command.START)
+            self.last_command_id = str(latest.id)
 
     def run(self) -> None:
         """Steps, until the process stops: report statuses when due; wait up to 1 s for a command.
@@ -201,6 +225,7 @@ class ReceiverController:
                 if command is not None:
                     logger.info("receiver command %s (%s) applied", command, fields.get("commandId"))
                     self.apply(command == "START")
+                    self.last_command_id = fields.get("commandId")
                     self.next_report = 0.0  # let operators see the new state at once
         return read
 
@@ -210,6 +235,8 @@ class ReceiverController:
             "queriedAt": timezone.localtime().isoformat(),
             "version": self.version,
             "receiverStatuses": [{"name": name, "status": status} for name, status in self.statuses()],
+            "lastCommandId": self.last_command_id,
+            **self.extra(),
         }
 
     def report(self) -> None:

@@ -285,6 +285,10 @@ class Consumer:
         self.relay = OutboxRelay(self.shutdown)
 
     def set_running(self, running: bool) -> None:
+        if running and self.shutdown.is_set():
+            # A process draining after SIGTERM is going away: START must not bring it back (old pods of a deploy).
+            logger.info("START ignored: this process is shutting down")
+            return
         for receiver in self.receivers:
             (receiver.running.set if running else receiver.running.clear)()
 
@@ -293,6 +297,10 @@ class Consumer:
             receiver.thread.start()
         if not self.options.once:
             self.relay.thread.start()
+
+    def in_flight(self) -> int:
+        """Messages received and not yet finished (places taken in the budget)."""
+        return self.budget.size - self.budget.free
 
     def alive(self) -> bool:
         return any(receiver.thread.is_alive() for receiver in self.receivers)

@@ -1,8 +1,10 @@
 """`manage.py consume_queue QUEUE [QUEUE ...] | --all`: run queue receivers until told to stop.
 
 Steps: choose the queues; replay the latest receiver command from Redis; start one receiver thread
-per queue and the controller thread (commands and statuses); wait, writing a summary now and then.
-The first SIGTERM/SIGINT stops receiving and lets in-flight messages finish (exit 0); a second one
+per queue, the controller thread (commands and statuses) and, when CONSUMER_HEARTBEAT_FILE is set, the
+heartbeat thread (`receivers.heartbeat`); wait, writing a summary now and then.
+The first SIGTERM/SIGINT stops receiving and lets in-flight messages finish (exit 0); meanwhile the
+process keeps reporting (DOWN, shutting down, messages in flight) and ignores START. A second signal
 exits at once, leaving unfinished messages on their queues for redelivery.
 """
 
@@ -11,7 +13,9 @@ from __future__ import annotations
 import logging
 import os
 import signal
+import threading
 import time
+from pathlib import Path
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
@@ -19,6 +23,7 @@ from django.core.management.base import BaseCommand, CommandError
 from dispatcher_site.observability import instrument
 from receivers.control import ReceiverController
 from receivers.handlers import HANDLERS
+from receivers.heartbeat import HeartbeatWriter
 from receivers.queues import DEAD_LETTER_QUEUE, QUEUES
 from receivers.runtime import Consumer, ConsumerOptions
 
@@ -58,25 +63,35 @@ class Command(BaseCommand):
         consumer_options = self.consumer_options(options)
         instrument()
         self.consumer = Consumer(queue_keys, consumer_options)
+        # The controller outlives the receivers, so a draining process still reports (and ignores START).
+        finished = threading.Event()
+        self.controller = controller = ReceiverController(
+            apply=self.consumer.set_running,
+            statuses=lambda: [(r.name, r.status()) for r in self.consumer.receivers],
+            stopped=finished,
+            extra=lambda: {"shuttingDown": self.consumer.shutdown.is_set(), "inFlight": self.consumer.in_flight()},
+        )
         self.signals_received = 0
         signal.signal(signal.SIGTERM, self.on_signal)
         signal.signal(signal.SIGINT, self.on_signal)
-        controller = ReceiverController(
-            apply=self.consumer.set_running,
-            statuses=lambda: [(r.name, r.status()) for r in self.consumer.receivers],
-            stopped=self.consumer.shutdown,
-        )
         controller.replay()
         self.consumer.start()
         controller.thread.start()
+        self.start_heartbeat(controller, finished)
         logger.info("consuming %s as %s (%s)", ", ".join(queue_keys), controller.instance_id, controller.version)
         self.wait_for_receivers(options["summary_interval"])
         self.consumer.shutdown.set()
         self.consumer.close()
+        finished.set()
         controller.report_final()
         summary = self.consumer.totals.summary()
         logger.info("finished: %s", summary)
         self.stdout.write(f"finished: {summary}")
+
+    def start_heartbeat(self, controller: ReceiverController, finished: threading.Event) -> None:
+        path = settings.DISPATCHER.CONSUMER_HEARTBEAT_FILE
+        if path:
+            HeartbeatWriter(Path(path), controller.status_document, finished).thread.start()
 
     def chosen_queues(self, options) -> list[str]:
         if options["all"] == bool(options["queues"]):
@@ -128,3 +143,4 @@ class Command(BaseCommand):
             os._exit(FORCED_EXIT_CODE)
         logger.info("signal %s: finishing in-flight messages, taking no new ones", signal.Signals(signum).name)
         self.consumer.shutdown.set()
+        self.controller.next_report = 0.0  # say "shutting down" at once
