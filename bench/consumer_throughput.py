@@ -122,7 +122,10 @@ def raw_sdk_drain(azurite: FreshAzurite) -> Drain:
 def consumer_environment(azurite: FreshAzurite, database_url: str) -> dict[str, str]:
     return {
         **os.environ,
-        "DJANGO_DEBUG": "true",
+        # As in production: debug off (Django's debug cursor would record every statement).
+        "DJANGO_DEBUG": "false",
+        "DJANGO_SECRET_KEY": "bench-secret-key-0123456789-abcdefghijklmnopqrstuvwxyz",
+        "SECURITY_API_KEYS_PRIMARY": "bench-api-key",
         "LOG_LEVEL": "INFO",
         "LOG_FORMAT": "json",
         "DATABASE_URL": database_url,

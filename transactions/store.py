@@ -190,11 +190,12 @@ def receive_event(event: ev.TransactionEvent) -> TransactionState:
     """
     for _attempt in range(INCOMING_APPEND_ATTEMPTS):
         records = list(TransactionEvent.objects.filter(transaction_id=event.transaction_id).order_by("sequence"))
-        stored = [record.to_event() for record in records]
         same = next((record for record in records if record.event_id == event.id), None)
         if same is not None:
             _check_same_content(same, event)
-            return reduce_events(stored)
+            # The incoming event stands for its row: each event is decoded once per message.
+            return reduce_events(event if record is same else record.to_event() for record in records)
+        stored = [record.to_event() for record in records]
         check_incoming_order(records[-1] if records else None, event)
         state = reduce_events([*stored, event])
         try:
