@@ -39,7 +39,9 @@ def test_two_processes_share_the_work_and_the_supervisor_exits_when_both_are_don
     finished = [line for line in supervisor.lines if "finished: processed=" in line]
     assert len(finished) >= 2, supervisor.output
     handled = [int(line.split("processed=")[1].split()[0]) for line in finished if line.startswith("finished:")]
-    assert len(handled) == 2 and sum(handled) == 60 and min(handled) > 0, "both processes took part"
+    assert len(handled) == 2
+    assert sum(handled) == 60
+    assert min(handled) > 0, "both processes took part"
 
 
 def test_a_child_that_dies_is_started_again_and_sigterm_drains_them_all(start_consumer):
