@@ -67,7 +67,14 @@ def _database() -> dict:
     if database["ENGINE"] == "django.db.backends.sqlite3":
         # Consumers run as separate processes: tests need a file, not an in-memory database.
         database["TEST"] = {"NAME": str(BASE_DIR / "var" / "test-db.sqlite3")}
-        database["OPTIONS"] = {"timeout": 20, "transaction_mode": "IMMEDIATE"}
+        # Writers queue for the lock at BEGIN instead of failing on a read-to-write upgrade; the WAL
+        # journal lets readers go on while one writes, and synchronous=NORMAL makes a commit an append
+        # to the log instead of an fsync of the database (still durable after an application crash).
+        database["OPTIONS"] = {
+            "timeout": 20,
+            "transaction_mode": "IMMEDIATE",
+            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+        }
     else:
         database["OPTIONS"] = {"connect_timeout": DISPATCHER.DATABASE_CONNECT_TIMEOUT}
     return database

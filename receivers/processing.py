@@ -78,7 +78,6 @@ def process_message(queue_key: str, received: ReceivedMessage) -> Outcome:
         return Outcome.RETRIED
     if received.inserted_on is not None:
         stats.timing_with_dates(f"queue.{queue_key}.wait", timezone.now(), received.inserted_on)
-    db.close_old_connections()
     try:
         if queue_key == DEAD_LETTER_QUEUE:
             outcome = _store_dead_letter(received)
@@ -90,16 +89,26 @@ def process_message(queue_key: str, received: ReceivedMessage) -> Outcome:
         logger.warning(
             "message %s of %s left for redelivery: %s: %s", received.id, queue_key, type(error).__name__, error
         )
+        drop_failed_connection(error)
         outcome = Outcome.RETRIED
-    except Exception:
+    except Exception as error:
         # A fault of the runtime itself (handler failures are dead-lettered before this). The message
         # comes back after its lease, and the dequeue limit keeps it from looping for ever.
         logger.exception("message %s of %s left for redelivery after an unexpected error", received.id, queue_key)
+        drop_failed_connection(error)
         outcome = Outcome.RETRIED
-    finally:
-        db.close_old_connections()
     stats.incr(f"queue.{queue_key}.{outcome}")
     return outcome
+
+
+def drop_failed_connection(error: BaseException) -> None:
+    """After a database failure, close this thread's connection: the next message opens a new one.
+
+    Handler threads keep their connection between messages and do not check it before each one (a
+    `SELECT 1` per message); a broken connection shows up as an error, and is replaced then.
+    """
+    if isinstance(error, (db.DatabaseError, db.InterfaceError)):
+        db.connection.close()
 
 
 def message_source(queue_key: str, received: ReceivedMessage) -> MessageSource:

@@ -46,11 +46,18 @@ class Totals:
     counts: dict[Outcome, int] = field(default_factory=lambda: dict.fromkeys(Outcome, 0))
     started: float = field(default_factory=time.monotonic)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    receive_calls: int = 0
+    received: int = 0
 
     def add(self, outcomes: list[Outcome]) -> None:
         with self.lock:
             for outcome in outcomes:
                 self.counts[outcome] += 1
+
+    def add_receive(self, messages: int) -> None:
+        with self.lock:
+            self.receive_calls += 1
+            self.received += messages
 
     def handled(self) -> int:
         return sum(self.counts.values())
@@ -58,10 +65,11 @@ class Totals:
     def summary(self) -> str:
         elapsed = max(time.monotonic() - self.started, 1e-9)
         counts = self.counts
+        per_receive = self.received / self.receive_calls if self.receive_calls else 0.0
         return (
             f"processed={counts[Outcome.PROCESSED]} retried={counts[Outcome.RETRIED]} "
             f"dead-lettered={counts[Outcome.DEAD_LETTERED]} rate={self.handled() / elapsed:.1f} msg/s "
-            f"over {elapsed:.1f}s"
+            f"messages-per-receive={per_receive:.1f} over {elapsed:.1f}s"
         )
 
 
@@ -96,6 +104,9 @@ class Budget:
     Received messages hold their place until handled. The budget is twice the handler threads: every
     message has a thread, or waits behind at most one handler that is already running, so none sits
     in the pool long enough to outlive its lease unseen (however many queues the process serves).
+    A receiver asks for a batch once half the budget is free, not for each place as it frees: until
+    then every handler thread is still busy, so waiting costs nothing, and one receive call then
+    brings many messages, as the raw SDK's drain does.
     """
 
     def __init__(self, size: int):
@@ -104,9 +115,10 @@ class Budget:
         self.changed = threading.Condition()
 
     def reserve(self, wanted: int, timeout: float = 1.0) -> int:
-        """Take up to `wanted` places, waiting up to `timeout` for one; 0 when none came free."""
+        """Take up to `wanted` places once that many, or half the budget, are free; 0 after `timeout`."""
+        enough = max(1, min(wanted, self.size // 2))
         with self.changed:
-            if not self.changed.wait_for(lambda: self.free > 0, timeout=timeout):
+            if not self.changed.wait_for(lambda: self.free >= enough, timeout=timeout):
                 return 0
             granted = min(wanted, self.free)
             self.free -= granted
@@ -118,32 +130,6 @@ class Budget:
         with self.changed:
             self.free += count
             self.changed.notify_all()
-
-
-class Batch:
-    """The messages of one receive call; the last one to finish writes the batch's log line."""
-
-    def __init__(self, queue_key: str, size: int):
-        self.queue_key = queue_key
-        self.size = size
-        self.outcomes: list[Outcome] = []
-        self.started = time.monotonic()
-        self.lock = threading.Lock()
-
-    def record(self, outcome: Outcome) -> None:
-        with self.lock:
-            self.outcomes.append(outcome)
-            if len(self.outcomes) < self.size:
-                return
-        logger.info(
-            "%s: batch of %d in %.3fs: %d processed, %d retried, %d dead-lettered",
-            self.queue_key,
-            self.size,
-            time.monotonic() - self.started,
-            self.outcomes.count(Outcome.PROCESSED),
-            self.outcomes.count(Outcome.RETRIED),
-            self.outcomes.count(Outcome.DEAD_LETTERED),
-        )
 
 
 class Receiver:
@@ -246,19 +232,19 @@ class Receiver:
             raise
         quota.give_back(wanted - len(messages))
         budget.release(room - len(messages))
-        batch = Batch(self.queue_key, len(messages))
+        if messages:
+            self.consumer.totals.add_receive(len(messages))
         for message in messages:
-            self.consumer.pool.submit(self.process, message, batch)
+            self.consumer.pool.submit(self.process, message)
         return len(messages)
 
-    def process(self, message: ReceivedMessage, batch: Batch) -> None:
+    def process(self, message: ReceivedMessage) -> None:
         """On a pool thread: handle one message, then count it and free its place."""
         outcome = Outcome.RETRIED
         try:
             outcome = process_message(self.queue_key, message)
         finally:
             self.consumer.totals.add([outcome])
-            batch.record(outcome)
             self.saw_retry = self.saw_retry or outcome == Outcome.RETRIED
             self.consumer.budget.release()
 

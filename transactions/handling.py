@@ -1,10 +1,9 @@
 """The steps every transactions queue handler shares (spec Part A §2-3, §11).
 
     def handle(message, outbox):
-        store_incoming(message)                        # the event may not be in the store yet
-        state = load_state(message.transaction_id)     # guards, then the call to Nodo or a gateway
-        ...
-        decide_with_reloads(message.transaction_id, outbox, lambda state: ...)
+        state = store_incoming(message)                # stored if new; the state, read once
+        ...                                            # guards, then the call to Nodo or a gateway
+        decide_with_reloads(message.transaction_id, outbox, lambda fresh: ..., state=state)
 
 `decide_with_reloads` loads the state and runs the decision inside `outbox.decision()`: the events it
 appends, the follow-ups and dead letters it writes, and the mark that the message is handled commit
@@ -26,14 +25,13 @@ from typing import TypeVar
 
 from receivers.handlers import DeadLetterCategory, HandlerError, QueueMessage
 from receivers.outbox import Outbox
-from transactions.models import TransactionEvent
 from transactions.reduction import TransactionState
 from transactions.store import (
     ConcurrentAppendError,
     EventConflictError,
     EventOrderError,
     load_state,
-    store_incoming_event,
+    receive_event,
 )
 
 logger = logging.getLogger(__name__)
@@ -42,8 +40,9 @@ T = TypeVar("T")
 DECISION_ATTEMPTS = 5
 
 
-def store_incoming(message: QueueMessage) -> None:
-    """Store the message's event if the store does not have it yet (idempotent by event id).
+def store_incoming(message: QueueMessage) -> TransactionState:
+    """Store the message's event if the store does not have it yet (idempotent by event id); the
+    transaction's state, read once.
 
     An event of an unknown transaction (nothing stored and not ACTIVATED) or one whose id is stored
     with other content cannot be handled: PROCESSING_ERROR. An event older than the last stored one
@@ -52,13 +51,15 @@ def store_incoming(message: QueueMessage) -> None:
     """
     event = message.event
     try:
-        store_incoming_event(event)
+        return receive_event(event)
     except EventConflictError as error:
         raise HandlerError(DeadLetterCategory.PROCESSING_ERROR, str(error)) from error
     except EventOrderError as error:
-        if not TransactionEvent.objects.filter(transaction_id=event.transaction_id).exists():
+        state = load_state(event.transaction_id)
+        if not state.events:
             raise HandlerError(DeadLetterCategory.PROCESSING_ERROR, str(error)) from error
         logger.warning("event %s of transaction %s not stored: %s", event.id, event.transaction_id, error)
+        return state
 
 
 def decide_with_reloads(
@@ -66,15 +67,18 @@ def decide_with_reloads(
     outbox: Outbox,
     decide: Callable[[TransactionState], T],
     attempts: int = DECISION_ATTEMPTS,
+    state: TransactionState | None = None,
 ) -> T:
     """Run `decide(load_state(transaction_id))` in `outbox.decision()`, again on a fresh state after each
     ConcurrentAppendError (the interrupted attempt is rolled back, rows included).
 
-    After `attempts` conflicts the last ConcurrentAppendError propagates (a RetryLater: the message is
-    redelivered).
+    A `state` read just before may be given for the first attempt: an append on it conflicts if it is
+    stale, and the decision is then taken again on a reloaded one. After `attempts` conflicts the last
+    ConcurrentAppendError propagates (a RetryLater: the message is redelivered).
     """
     for attempt in range(1, attempts + 1):
-        state = load_state(transaction_id)
+        if state is None or attempt > 1:
+            state = load_state(transaction_id)
         try:
             with outbox.decision():
                 return decide(state)

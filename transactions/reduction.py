@@ -161,13 +161,17 @@ class TransactionState:
             return counted
         return transition(counted, event) or counted
 
+    def apply_all(self, events: Iterable[TransactionEvent]) -> TransactionState:
+        """This state after `events`, oldest first."""
+        state = self
+        for event in events:
+            state = state.apply(event)
+        return state
+
 
 def reduce_events(events: Iterable[TransactionEvent]) -> TransactionState:
     """Fold events, oldest first, over the empty state."""
-    state = TransactionState()
-    for event in events:
-        state = state.apply(event)
-    return state
+    return TransactionState().apply_all(events)
 
 
 # --- transitions ------------------------------------------------------------------------------------

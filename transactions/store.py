@@ -114,20 +114,34 @@ def record_events(
     send_payment_result_outcome: ev.UserReceiptOutcome | _Unchanged | None = UNCHANGED,
 ) -> int:
     """Append `new_events` after the events `state` was reduced from, and update the view for the
-    last one (see `apply_to_view` for the view arguments), atomically. Returns the last sequence."""
+    last one (see `apply_to_view` for the view arguments), atomically. Returns the last sequence.
+
+    The events are new (the decision made them, with fresh ids), so a unique-key violation can only be
+    a lost race: ConcurrentAppendError, with no savepoint and no extra read. Inside a decision the
+    whole decision is then rolled back and taken again on the reloaded state.
+    """
     transaction_id = state.transaction_id
     if transaction_id is None:
         raise ValueError("cannot append to a transaction without its ACTIVATED event")
-    with transaction.atomic():
-        sequence = append_events(transaction_id, new_events, expected_sequence=state.last_sequence)
-        apply_to_view(
-            new_events[-1],
-            status=view_status,
-            closure_error_data=closure_error_data,
-            send_payment_result_outcome=send_payment_result_outcome,
-        )
+    for event in new_events:
+        if event.transaction_id != transaction_id:
+            raise ValueError(f"event {event.id} belongs to transaction {event.transaction_id}, not {transaction_id}")
+    records = [TransactionEvent.from_event(e, state.last_sequence + i) for i, e in enumerate(new_events, start=1)]
+    try:
+        with transaction.atomic(savepoint=False):
+            TransactionEvent.objects.bulk_create(records)
+            apply_to_view(
+                new_events[-1],
+                status=view_status or state.apply_all(new_events).status,
+                closure_error_data=closure_error_data,
+                send_payment_result_outcome=send_payment_result_outcome,
+            )
+    except IntegrityError as error:
+        raise ConcurrentAppendError(
+            f"transaction {transaction_id} has events after number {state.last_sequence}: reload and decide again"
+        ) from error
     trace_status_change(state, new_events, view_status)
-    return sequence
+    return records[-1].sequence
 
 
 def _sequence_exists(transaction_id: str, sequence: int) -> bool:
@@ -165,6 +179,50 @@ def store_incoming_event(event: ev.TransactionEvent) -> IncomingEventResult:
             continue  # someone appended meanwhile (maybe this very event): look again
         return IncomingEventResult(event, sequence, stored=True)
     raise ConcurrentAppendError(f"could not append event {event.id} after {INCOMING_APPEND_ATTEMPTS} attempts")
+
+
+def receive_event(event: ev.TransactionEvent) -> TransactionState:
+    """`store_incoming_event` for a queue handler, returning the transaction's state with the event in it.
+
+    One read of the transaction's events when the event is already stored (the usual case for
+    expiration and retry messages); otherwise the append and the view update in one transaction.
+    Raises EventConflictError and EventOrderError as `store_incoming_event` does.
+    """
+    for _attempt in range(INCOMING_APPEND_ATTEMPTS):
+        records = list(TransactionEvent.objects.filter(transaction_id=event.transaction_id).order_by("sequence"))
+        same = next((record for record in records if record.event_id == event.id), None)
+        if same is not None:
+            _check_same_content(same, event)
+            # The incoming event stands for its row: each event is decoded once per message.
+            return reduce_events(event if record is same else record.to_event() for record in records)
+        stored = [record.to_event() for record in records]
+        check_incoming_order(records[-1] if records else None, event)
+        state = reduce_events([*stored, event])
+        try:
+            with transaction.atomic():
+                append_event(event.transaction_id, event, len(records))
+                apply_to_view(event, status=state.status)
+        except ConcurrentAppendError:
+            continue  # someone appended meanwhile (maybe this very event): look again
+        except EventConflictError:
+            elsewhere = TransactionEvent.objects.filter(pk=event.id).exclude(transaction_id=event.transaction_id)
+            if elsewhere.exists():
+                raise
+            continue
+        return state
+    raise ConcurrentAppendError(f"could not append event {event.id} after {INCOMING_APPEND_ATTEMPTS} attempts")
+
+
+def _check_same_content(record: TransactionEvent, event: ev.TransactionEvent) -> None:
+    """The stored row and the incoming event are the same event (compared as stored: no decoding)."""
+    document = event.to_json_dict()
+    same = (
+        record.event_code == document["eventCode"]
+        and record.creation_date == document["creationDate"]
+        and record.data == document["data"]
+    )
+    if not same:
+        raise EventConflictError(f"event {event.id} is already stored with different content")
 
 
 def _already_stored(existing: TransactionEvent, event: ev.TransactionEvent) -> IncomingEventResult:

@@ -3,7 +3,7 @@
 import threading
 
 import pytest
-from django.db import connection
+from django.db import connection, transaction
 
 from tests.transactions.factories import (
     TX,
@@ -221,7 +221,7 @@ def test_record_events_appends_after_the_state_and_sets_the_view():
     view = Transaction.objects.get(pk=TX)
     assert view.status == "CLOSURE_ERROR"
     assert view.closure_error_data["errorType"] == "KO_RESPONSE_RECEIVED"
-    with pytest.raises(ConcurrentAppendError):
+    with pytest.raises(ConcurrentAppendError), transaction.atomic():  # as a decision: all of it rolls back
         record_events(state, [closed("OK")], view_status=ev.TransactionStatus.CLOSED)
     assert Transaction.objects.get(pk=TX).status == "CLOSURE_ERROR"
 

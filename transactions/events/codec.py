@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 import enum
+import functools
 import types
 import typing
 from collections.abc import Mapping
@@ -71,21 +72,40 @@ def camel_case(name: str) -> str:
     return head + "".join(part.capitalize() for part in rest)
 
 
-def json_name(field: dataclasses.Field) -> str:
-    return field.metadata.get("json") or camel_case(field.name)
+@dataclasses.dataclass(frozen=True)
+class WireField:
+    """One JSON property of a data class, as decoding and encoding need it."""
+
+    attribute: str
+    json: str
+    annotation: Any
+    may_be_absent: bool
+    omit_if_null: bool
 
 
-def wire_fields(cls: type) -> list[dataclasses.Field]:
-    return [f for f in dataclasses.fields(cls) if not f.metadata.get("hidden")]
+@dataclasses.dataclass(frozen=True)
+class Schema:
+    fields: tuple[WireField, ...]
+    known: frozenset[str]  # every property name the class accepts on input
 
 
-_HINTS: dict[type, dict[str, Any]] = {}
-
-
-def _hints(cls: type) -> dict[str, Any]:
-    if cls not in _HINTS:
-        _HINTS[cls] = typing.get_type_hints(cls)
-    return _HINTS[cls]
+@functools.cache
+def schema(cls: type) -> Schema:
+    """The wire fields of a data class, derived once per class (names, type hints, presence rules)."""
+    hints = typing.get_type_hints(cls)
+    fields = tuple(
+        WireField(
+            attribute=field.name,
+            json=field.metadata.get("json") or camel_case(field.name),
+            annotation=hints[field.name],
+            may_be_absent=field.metadata["optional"] or field.metadata["omit_if_null"],
+            omit_if_null=field.metadata["omit_if_null"],
+        )
+        for field in dataclasses.fields(cls)
+        if not field.metadata.get("hidden")
+    )
+    known = {field.json for field in fields} | ({"type"} if issubclass(cls, Variant) else set())
+    return Schema(fields, frozenset(known))
 
 
 def fail(path: str, problem: str) -> typing.NoReturn:
@@ -141,24 +161,19 @@ def decode(annotation: Any, value: Any, path: str) -> Any:
 def decode_object(cls: type, value: Any, path: str) -> Any:
     if not isinstance(value, Mapping):
         fail(path, "expected an object")
-    hints = _hints(cls)
-    fields = wire_fields(cls)
-    known = {json_name(f) for f in fields}
-    if issubclass(cls, Variant):
-        known.add("type")
+    shape = schema(cls)
     for key in value:
-        if key not in known:
+        if key not in shape.known:
             fail(f"{path}.{key}", "unknown field")
     values: dict[str, Any] = {}
     absent = set()
-    for field in fields:
-        name = json_name(field)
-        if name not in value:
-            if field.metadata["optional"] or field.metadata["omit_if_null"]:
-                absent.add(field.name)
+    for field in shape.fields:
+        if field.json not in value:
+            if field.may_be_absent:
+                absent.add(field.attribute)
                 continue
-            fail(f"{path}.{name}", "required field missing")
-        values[field.name] = decode(hints[field.name], value[name], f"{path}.{name}")
+            fail(f"{path}.{field.json}", "required field missing")
+        values[field.attribute] = decode(field.annotation, value[field.json], f"{path}.{field.json}")
     return cls(**values, **{ABSENT_FIELDS: frozenset(absent)})
 
 
@@ -174,9 +189,9 @@ def encode(value: Any) -> Any:
     if isinstance(value, Variant):
         result["type"] = value.TYPE
     absent = getattr(value, ABSENT_FIELDS, frozenset())
-    for field in wire_fields(type(value)):
-        item = getattr(value, field.name)
-        if item is None and (field.name in absent or field.metadata["omit_if_null"]):
+    for field in schema(type(value)).fields:
+        item = getattr(value, field.attribute)
+        if item is None and (field.attribute in absent or field.omit_if_null):
             continue
-        result[json_name(field)] = encode(item)
+        result[field.json] = encode(item)
     return result

@@ -33,7 +33,6 @@ from transactions.clients.transactions_service import patch_auth_request
 from transactions.handling import decide_with_reloads, retry_count_of, store_incoming
 from transactions.reduction import TransactionState
 from transactions.retry import NoRetryAttemptsLeft, RetryKind, enqueue_retry_event
-from transactions.store import load_state
 
 logger = logging.getLogger(__name__)
 
@@ -53,8 +52,7 @@ class OutcomeNotRecoverable(Exception):
 )
 def authorization_outcome_waiting(message: QueueMessage, outbox: Outbox) -> None:
     """Recover the authorization outcome again, after an earlier attempt failed."""
-    store_incoming(message)
-    state = load_state(message.transaction_id)
+    state = store_incoming(message)
     if not is_waiting_for_outcome_recovery(state):
         logger.info("transaction %s in status %s: no outcome to recover", state.transaction_id, state.status)
         return

@@ -30,7 +30,6 @@ from transactions.handlers.authorization_outcome_waiting import (
 )
 from transactions.handling import store_incoming
 from transactions.reduction import TransactionState
-from transactions.store import load_state
 
 logger = logging.getLogger(__name__)
 
@@ -42,13 +41,12 @@ POSTPONEMENT_MARGIN_SECONDS = 10
 @queue_handler(QUEUE, accepts=[ev.TransactionAuthorizationRequestedEvent.class_name()], parse=ev.parse_event)
 def authorization_requested(message: QueueMessage, outbox: Outbox) -> None:
     """Save the last used method, then recover the authorization outcome once NPG may know it."""
-    store_incoming(message)
+    state = store_incoming(message)
     now = datetime.now(ev.EVENT_ZONE)
     threshold = message.event.created_at + timedelta(
         seconds=settings.DISPATCHER.AUTHORIZATION_OUTCOME_FIRST_ATTEMPT_DELAY_SECONDS
     )
     wait_seconds = (threshold - now).total_seconds()
-    state = load_state(message.transaction_id)
     if not state.was_authorization_requested:
         logger.info("transaction %s: no authorization requested", message.transaction_id)
         return

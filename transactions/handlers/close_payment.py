@@ -40,7 +40,7 @@ from transactions.handling import (
 from transactions.reduction import TransactionState
 from transactions.refunds import request_refund
 from transactions.retry import NoRetryAttemptsLeft, RetryKind, enqueue_retry_event
-from transactions.store import load_state, record_events
+from transactions.store import record_events
 
 logger = logging.getLogger(__name__)
 
@@ -85,9 +85,8 @@ def close_payment_retry(message: QueueMessage, outbox: Outbox) -> None:
 
 def handle_closure(message: QueueMessage, outbox: Outbox) -> None:
     """Steps 1-5 for either queue. Nodo is called once; recording its answer re-decides on conflicts."""
-    store_incoming(message)
     transaction_id = message.transaction_id
-    state = _state_to_close(load_state(transaction_id))
+    state = _state_to_close(store_incoming(message))
     if state is None:
         return
     try:

@@ -27,7 +27,7 @@ from transactions.handling import decide_with_reloads, store_incoming
 from transactions.reduction import TransactionState
 from transactions.refundability import is_refundable, is_refundable_check_required
 from transactions.refunds import OrderLookup, look_up_order, request_refund
-from transactions.store import load_state, record_events
+from transactions.store import record_events
 
 logger = logging.getLogger(__name__)
 
@@ -42,11 +42,12 @@ QUEUE = "expiration"
 )
 def expiration(message: QueueMessage, outbox: Outbox) -> None:
     """Expire the transaction if it has not finished, and refund it when the rules say so."""
-    store_incoming(message)
+    state = store_incoming(message)
     now = datetime.now(ev.EVENT_ZONE)
-    state = load_state(message.transaction_id)
     lookup = look_up_order(state) if _refund_may_be_due(state, now) else None
-    decide_with_reloads(message.transaction_id, outbox, lambda fresh: expire(fresh, message, outbox, now, lookup))
+    decide_with_reloads(
+        message.transaction_id, outbox, lambda fresh: expire(fresh, message, outbox, now, lookup), state=state
+    )
 
 
 def expire(

@@ -31,7 +31,7 @@ from transactions.receipt_mail import ReceiptMailError, build_receipt_mail
 from transactions.reduction import TransactionState
 from transactions.refunds import request_refund
 from transactions.retry import RetryKind, enqueue_retry_event
-from transactions.store import load_state, record_events
+from transactions.store import record_events
 
 logger = logging.getLogger(__name__)
 
@@ -53,8 +53,7 @@ class MailOutcome:
 @queue_handler("notifications", accepts=[ev.TransactionUserReceiptRequestedEvent.class_name()], parse=ev.parse_event)
 def notifications(message: QueueMessage, outbox: Outbox) -> None:
     """Send the receipt mail of a NOTIFICATION_REQUESTED transaction and record the outcome."""
-    store_incoming(message)
-    state = load_state(message.transaction_id)
+    state = store_incoming(message)
     require_status(state, is_notification_requested, "NOTIFICATION_REQUESTED")
     mail = send_receipt_mail(state)
 

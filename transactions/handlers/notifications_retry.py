@@ -21,7 +21,6 @@ from transactions.handling import decide_with_reloads, retry_count_of, store_inc
 from transactions.reduction import TransactionState
 from transactions.refunds import request_refund
 from transactions.retry import NoRetryAttemptsLeft, RetryKind, enqueue_retry_event
-from transactions.store import load_state
 
 logger = logging.getLogger(__name__)
 
@@ -38,9 +37,8 @@ S = ev.TransactionStatus
 )
 def notifications_retry(message: QueueMessage, outbox: Outbox) -> None:
     """Send the receipt mail of a NOTIFICATION_ERROR transaction again, or schedule the next attempt."""
-    store_incoming(message)
+    state = store_incoming(message)
     retried_count = retry_count_of(message)
-    state = load_state(message.transaction_id)
     require_status(state, is_notification_error, "NOTIFICATION_ERROR (or EXPIRED from it)")
     mail = send_receipt_mail(state)
 

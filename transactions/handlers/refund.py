@@ -27,8 +27,8 @@ logger = logging.getLogger(__name__)
 )
 def refund(message: QueueMessage, outbox: Outbox) -> None:
     """Refund a transaction in REFUND_REQUESTED; any other status needs no refund."""
-    store_incoming(message)
-    refund_once(message, outbox, 0, _in_refund_requested)
+    state = store_incoming(message)
+    refund_once(message, outbox, 0, _in_refund_requested, state)
 
 
 def _in_refund_requested(state: TransactionState) -> bool:

@@ -17,7 +17,7 @@ from transactions.refunds import refund_once
 @queue_handler("refund-retry", accepts=[ev.TransactionRefundRetriedEvent.class_name()], parse=ev.parse_event)
 def refund_retry(message: QueueMessage, outbox: Outbox) -> None:
     """Retry the refund of a transaction in REFUND_ERROR."""
-    store_incoming(message)
+    state = store_incoming(message)
 
     def in_refund_error(state: TransactionState) -> bool:
         if state.status is not ev.TransactionStatus.REFUND_ERROR:
@@ -27,4 +27,4 @@ def refund_retry(message: QueueMessage, outbox: Outbox) -> None:
             )
         return True
 
-    refund_once(message, outbox, retry_count_of(message), in_refund_error)
+    refund_once(message, outbox, retry_count_of(message), in_refund_error, state)

@@ -19,7 +19,7 @@ from transactions.reduction import TransactionState
 from transactions.refunds.errors import RefundFailed, RefundNotAllowed
 from transactions.refunds.gateway_data import authorization_request, correlation_id, get_order, npg_authorization
 from transactions.retry import NoRetryAttemptsLeft, RetryKind, enqueue_retry_event
-from transactions.store import load_state, record_events
+from transactions.store import record_events
 
 logger = logging.getLogger(__name__)
 
@@ -111,15 +111,16 @@ def refund_once(
     outbox: Outbox,
     retry_count: int,
     is_due: Callable[[TransactionState], bool],
+    state: TransactionState,
 ) -> None:
     """The refund and refund-retry handlers: check, call the gateway once, record its answer.
 
-    `is_due(state)` says whether to refund (it may raise HandlerError). A conflict while recording
-    re-decides on the fresh state without calling the gateway again; when the transaction moved on
-    meanwhile (another consumer recorded an outcome), ours is dropped.
+    `state` is the transaction as the handler read it; `is_due(state)` says whether to refund (it may
+    raise HandlerError). A conflict while recording re-decides on the fresh state without calling the
+    gateway again; when the transaction moved on meanwhile (another consumer recorded an outcome), ours
+    is dropped.
     """
     transaction_id = message.transaction_id
-    state = load_state(transaction_id)
     if not is_due(state):
         return
     attempt = call_refund_gateway(state)

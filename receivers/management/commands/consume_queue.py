@@ -5,7 +5,8 @@ per queue, the controller thread (commands and statuses) and, when CONSUMER_HEAR
 heartbeat thread (`receivers.heartbeat`); wait, writing a summary now and then.
 The first SIGTERM/SIGINT stops receiving and lets in-flight messages finish (exit 0); meanwhile the
 process keeps reporting (DOWN, shutting down, messages in flight) and ignores START. A second signal
-exits at once, leaving unfinished messages on their queues for redelivery.
+exits at once, leaving unfinished messages on their queues for redelivery. With `--processes N` the
+command supervises N such processes instead (`receivers.supervisor`).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from __future__ import annotations
 import logging
 import os
 import signal
+import sys
 import threading
 import time
 from pathlib import Path
@@ -26,6 +28,7 @@ from receivers.handlers import HANDLERS
 from receivers.heartbeat import HeartbeatWriter
 from receivers.queues import DEAD_LETTER_QUEUE, QUEUES
 from receivers.runtime import Consumer, ConsumerOptions
+from receivers.supervisor import supervise
 
 logger = logging.getLogger("receivers.consume_queue")
 
@@ -57,10 +60,18 @@ class Command(BaseCommand):
         parser.add_argument("--once", action="store_true", help="process what is visible now, then exit")
         parser.add_argument("--max-messages", type=int, default=None, help="exit after handling this many")
         parser.add_argument("--summary-interval", type=float, default=60.0, help="seconds between summaries")
+        parser.add_argument(
+            "--processes",
+            type=int,
+            default=1,
+            help="run this many consumer processes under one supervisor (restarted on a crash)",
+        )
 
     def handle(self, *args, **options):
         queue_keys = self.chosen_queues(options)
         consumer_options = self.consumer_options(options)
+        if options["processes"] > 1:
+            sys.exit(supervise(options["processes"], consumer_options.once))
         instrument()
         self.consumer = Consumer(queue_keys, consumer_options)
         # The controller outlives the receivers, so a draining process still reports (and ignores START).
@@ -116,6 +127,8 @@ class Command(BaseCommand):
             raise CommandError("--batch-size must be between 1 and 32")
         if options["visibility_timeout"] < 1 or options["worker_threads"] < 1:
             raise CommandError("--visibility-timeout and --worker-threads must be at least 1")
+        if options["processes"] < 1:
+            raise CommandError("--processes must be at least 1")
         if options["max_messages"] is not None and options["max_messages"] < 1:
             raise CommandError("--max-messages must be at least 1")
         return ConsumerOptions(
