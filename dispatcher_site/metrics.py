@@ -39,6 +39,10 @@ class StatsdClient:
         if self._client:
             self._client.incr(self._name(stat), count, rate)
 
+    def gauge(self, stat: str, value: float) -> None:
+        if self._client:
+            self._client.gauge(self._name(stat), value)
+
     def timing(self, stat: str, milliseconds: float, rate: float = 1) -> None:
         if self._client:
             self._client.timing(self._name(stat), milliseconds, rate)

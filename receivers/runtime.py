@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 
 from azure.storage.queue import QueueMessage as ReceivedMessage
 
+from receivers import activity
 from receivers.processing import INFRASTRUCTURE_ERRORS, Outcome, process_message
 from receivers.queues import QUEUES, cached_queue_client
 
@@ -244,6 +245,7 @@ class Receiver:
             raise
         quota.give_back(wanted - len(messages))
         budget.release(room - len(messages))
+        activity.received(self.queue_key, len(messages))
         batch = Batch(self.queue_key, len(messages))
         for message in messages:
             self.consumer.pool.submit(self.process, message, batch)
@@ -256,6 +258,7 @@ class Receiver:
             outcome = process_message(self.queue_key, message)
         finally:
             self.consumer.totals.add([outcome])
+            activity.record(self.queue_key, outcome)
             batch.record(outcome)
             self.saw_retry = self.saw_retry or outcome == Outcome.RETRIED
             self.consumer.budget.release()
