@@ -74,6 +74,10 @@ class DeadLetterEventAdmin(ReadOnlyAdmin):
     date_hierarchy = "dead_lettered_at"
     actions = ["requeue", "resolve"]
     change_form_template = "admin/receivers/deadletterevent/change_form.html"
+
+    class Media:
+        css = {"all": ("dispatcher_site/console.css",)}
+
     fields = (
         "id",
         "category",
