@@ -96,10 +96,7 @@ class ConsoleAdminSite(admin.AdminSite):
                 "app_label": "console",
                 "app_url": reverse("admin:index"),
                 "has_module_perms": True,
-                "models": [
-                    page_entry("Dashboard", "index"),
-                    *(page_entry(f"Queue {key}", "console_queue", key) for key in QUEUES),
-                ],
+                "models": [page_entry("Dashboard: queues, dead letters, stuck payments, receivers", "index")],
             }
             apps.insert(0, console)
         return apps

@@ -8,9 +8,12 @@
 4. `PersonalDataLogFilter`, on the log handler, applies `mask_text` to each record's message, its
    exception text and its stack, so no log line carries an address or a number in clear.
 
-A phone number in free text is a run of 10 to 15 digits (single spaces allowed between groups),
-starting with `+`, `00`, `0` or a digit from 2 to 9, and not touching other letters or digits: so
-transaction ids (hex), rptIds (29 digits), epoch times (13 digits from 1) and amounts stay readable.
+A phone number in free text is a whole run of digits (single spaces allowed between groups, nothing
+alphanumeric around it) shaped like one: `+` and 10-15 digits; `00`, a country code and 12-15 digits;
+a national number with its trunk `0` (10-11 digits, `0` then 1-9); an Italian mobile (10 digits from
+`3`); or `44`/`39` and 11-13 digits (how SMS providers write numbers). So transaction ids (hex), rptIds
+(29 digits), RRNs (12 digits), organisations' fiscal codes (11 digits, not from 0 then 1-9), epoch times
+and amounts stay readable. An 11-digit fiscal code starting `0[1-9]` is masked too: the shapes overlap.
 """
 
 from __future__ import annotations
@@ -19,7 +22,15 @@ import logging
 import re
 
 EMAIL = re.compile(r"(?<![\w.+-])([\w.+-]+)@([A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+)")
-PHONE = re.compile(r"(?<![\w+])(?:\+|00)?(?=[02-9])\d(?: ?\d){9,14}(?![\w]|[.:]\d)")
+PHONE = re.compile(
+    r"(?<![\w+])(?:"
+    r"\+\d(?: ?\d){9,14}"
+    r"|00[1-9](?: ?\d){9,12}"
+    r"|0[1-9](?: ?\d){8,9}"
+    r"|3(?: ?\d){9}"
+    r"|(?:44|39)(?: ?\d){9,11}"
+    r")(?![\w]|[.:]\d)"
+)
 
 
 def mask_email(address: str) -> str:

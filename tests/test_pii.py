@@ -33,6 +33,7 @@ def test_recipients_keep_only_what_tells_them_apart(recipient, masked):
         ("+39 333 123 4567 and 3331234567", "+39 *** *** *567 and 33*****567"),
         ("call 07700 900 123.", "call 07*** *** 123."),
         ("0039 06 1234 5678", "00** ** **** *678"),
+        ('"MSISDN": "447777349060"', '"MSISDN": "44*******060"'),
     ],
 )
 def test_addresses_and_numbers_inside_text_are_masked(text, masked):
@@ -51,6 +52,10 @@ def test_addresses_and_numbers_inside_text_are_masked(text, masked):
         "http://127.0.0.1:10001/devstoreaccount1",
         "f47ac10b-58cc-4372-a567-0e02b2c3d479",
         "id 2345678901234567",  # 16 digits: longer than any phone number
+        '"paFiscalCode": "77777777777"',  # an organisation's fiscal code
+        '"brokerName": "00799960158"',
+        '"rrn": "231234567890"',
+        '"pspChannelCode": "00799960158_01"',
     ],
 )
 def test_identifiers_times_and_amounts_stay_readable(text):
