@@ -40,7 +40,7 @@ class ConsoleAdminSite(admin.AdminSite):
         @wraps(view)
         def in_console_time_zone(request: HttpRequest, *args, **kwargs) -> HttpResponse:
             # Rendered here, inside the zone: a TemplateResponse would otherwise render after we return.
-            with timezone_override():
+            with timezone.override(console_zone()):
                 response = inner(request, *args, **kwargs)
                 if isinstance(response, TemplateResponse) and not response.is_rendered:
                     response.render()
@@ -126,7 +126,3 @@ def dashboard_context(dashboard: Dashboard) -> dict:
         "refresh_seconds": settings.DISPATCHER.CONSOLE_REFRESH_SECONDS,
         "console_zone": str(console_zone()),
     }
-
-
-def timezone_override():
-    return timezone.override(console_zone())

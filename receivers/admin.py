@@ -66,8 +66,10 @@ def dead_letter_link(dead_letter: DeadLetterEvent | None) -> str:
 
 @admin.register(DeadLetterEvent)
 class DeadLetterEventAdmin(ReadOnlyAdmin):
-    list_display = ("when", "category", "source_queue", "transaction", "event_code", "state", "first_error_line")
-    list_display_links = ("when",)
+    # Queue under category and event under transaction: every column that matters fits a laptop screen
+    # beside the sidebar and the filters.
+    list_display = ("when_short", "category_and_queue", "transaction_and_event", "state", "first_error_line")
+    list_display_links = ("when_short",)
     list_filter = ("state", "category", "source_queue", "dead_lettered_at")
     search_fields = ("transaction_id", "=id")
     search_help_text = "Part of a transaction id (e.g. its first 8 characters), or a dead letter's exact id."
@@ -116,6 +118,10 @@ class DeadLetterEventAdmin(ReadOnlyAdmin):
     def when(self, obj: DeadLetterEvent) -> str:
         return local_time(obj.dead_lettered_at)
 
+    @admin.display(description="dead-lettered", ordering="dead_lettered_at")
+    def when_short(self, obj: DeadLetterEvent) -> str:
+        return local_time(obj.dead_lettered_at, seconds=False)
+
     @admin.display(description="stored")
     def stored(self, obj: DeadLetterEvent) -> str:
         return local_time(obj.stored_at)
@@ -124,6 +130,22 @@ class DeadLetterEventAdmin(ReadOnlyAdmin):
     def transaction(self, obj: DeadLetterEvent) -> str:
         url = transaction_url(obj.transaction_id)
         return format_html('<a href="{}">{}</a>', url, obj.transaction_id) if url else obj.transaction_id or "-"
+
+    @admin.display(description="category / queue", ordering="category")
+    def category_and_queue(self, obj: DeadLetterEvent) -> str:
+        return format_html(
+            '{}<br><span class="console-quiet">from {}</span>', obj.category or "no category", obj.source_queue or "?"
+        )
+
+    @admin.display(description="transaction / event", ordering="transaction_id")
+    def transaction_and_event(self, obj: DeadLetterEvent) -> str:
+        """The transaction's first 12 characters (whole in the tooltip and on the page) and the event code
+        without its TRANSACTION_ and _EVENT affixes."""
+        url = transaction_url(obj.transaction_id)
+        shown = f"{obj.transaction_id[:12]}…" if obj.transaction_id else "-"
+        transaction = format_html('<a href="{}" title="{}">{}</a>', url, obj.transaction_id, shown) if url else shown
+        event = obj.event_code.removeprefix("TRANSACTION_").removesuffix("_EVENT") or "-"
+        return format_html('{}<br><span class="console-quiet" title="{}">{}</span>', transaction, obj.event_code, event)
 
     @admin.display(description="error")
     def first_error_line(self, obj: DeadLetterEvent) -> str:

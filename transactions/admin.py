@@ -78,12 +78,9 @@ class TransactionAdmin(ReadOnlyAdmin):
         "transaction_id",
         "status",
         "in_status_for",
-        "age",
+        "created_and_age",
         "amount",
         "dead_letters",
-        "client_id",
-        "payment_gateway",
-        "created",
     )
     list_filter = (StuckFilter, "status", "payment_gateway", "client_id", "created_at")
     search_fields = ("transaction_id", "payment_tokens", "rpt_ids")
@@ -136,11 +133,19 @@ class TransactionAdmin(ReadOnlyAdmin):
     def age(self, obj: Transaction) -> str:
         return age(obj.created_at)
 
+    @admin.display(description="created / age", ordering="created_at")
+    def created_and_age(self, obj: Transaction) -> str:
+        return format_html(
+            '{}<br><span class="console-quiet">{} ago</span>',
+            local_time(obj.created_at, seconds=False),
+            age(obj.created_at),
+        )
+
     @admin.display(description="created", ordering="created_at")
     def created(self, obj: Transaction) -> str:
         return local_time(obj.created_at)
 
-    @admin.display(description="amount with fee")
+    @admin.display(description="amount (with fee)")
     def amount(self, obj: Transaction) -> str:
         return euro(obj.amount_total)
 
@@ -154,7 +159,7 @@ class TransactionAdmin(ReadOnlyAdmin):
             return "-"
         return local_time(datetime.fromtimestamp(obj.last_processed_event_at / 1000, tz=UTC))
 
-    @admin.display(description="new dead letters", ordering="new_dead_letters")
+    @admin.display(description="dead letters", ordering="new_dead_letters")
     def dead_letters(self, obj: Transaction) -> str:
         if not obj.new_dead_letters:
             return "-"
