@@ -194,7 +194,7 @@ def test_a_real_consumer_is_seen_running_draining_stopped_exited_and_gone(start_
     def page() -> str:
         return admin_client.get(STATUS_PAGE, {"queue": "probe"}).content.decode()
 
-    consumer = start_consumer("probe", RECEIVER_STATUS_TTL_SECONDS="2")
+    consumer = start_consumer("probe", RECEIVER_STATUS_TTL_SECONDS="6")
     wait_until(lambda: probe_state(page()) == "running", "the probe receiver running")
     probe = send_probe({"sleepSeconds": 4})
     consumer.wait_for_output(f"probe {probe['id']} received")  # the handler holds the message
@@ -207,4 +207,4 @@ def test_a_real_consumer_is_seen_running_draining_stopped_exited_and_gone(start_
     consumer.signal(signal.SIGTERM)
     assert consumer.wait() == 0
     assert probe_state(page()) == "exited"
-    wait_until(lambda: probe_state(page()) == "gone", "the exited process gone once its key expired", timeout=10)
+    wait_until(lambda: probe_state(page()) == "gone", "the exited process gone once its key expired", timeout=20)
