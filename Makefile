@@ -7,7 +7,7 @@ POSTGRES_TEST_URL ?= postgres://postgres@127.0.0.1:5432/test
 RUN_ENV := DJANGO_DEBUG=true GUNICORN_BIND=127.0.0.1:8000 LOG_FORMAT=text \
 	SECURITY_API_KEYS_PRIMARY=$${SECURITY_API_KEYS_PRIMARY:-local-development-api-key}
 
-.PHONY: run test test-sqlite test-postgres lint bench install clean
+.PHONY: run test test-sqlite test-postgres lint bench install clean screenshots
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -42,6 +42,12 @@ test-postgres:
 lint:
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+
+# The README's pictures of the console, taken by the browser test of the on-call flow (Debian's chromium).
+screenshots:
+	$(MAKE) -j2 install
+	CONSOLE_SCREENSHOT_DIR=docs/screenshots $(BIN)/python -m pytest -q -p no:cacheprovider \
+		tests/browser/test_operator_console.py -k stuck_payment
 
 bench:
 	$(MAKE) -j2 install

@@ -10,6 +10,7 @@ Business code reads the result as `settings.DISPATCHER.<VARIABLE_NAME>`, never `
 
 from __future__ import annotations
 
+import zoneinfo
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -114,7 +115,19 @@ def cross_validate(values: Mapping[str, Any]) -> list[str]:
         problems.append("CONSUMER_POLL_INTERVAL_SECONDS must not exceed CONSUMER_MAX_POLL_INTERVAL_SECONDS")
     problems += _npg_key_problems(values)
     problems += _redirect_shape_problems(values)
+    problems += _time_zone_problems(values)
     return problems
+
+
+def _time_zone_problems(values: Mapping[str, Any]) -> list[str]:
+    name = values.get("CONSOLE_TIME_ZONE")
+    if name is None:
+        return []
+    try:
+        zoneinfo.ZoneInfo(name)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        return [f"CONSOLE_TIME_ZONE {name!r} is not an IANA time zone (e.g. Europe/Rome, UTC)"]
+    return []
 
 
 def _npg_key_problems(values: Mapping[str, Any]) -> list[str]:

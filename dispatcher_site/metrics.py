@@ -39,13 +39,13 @@ class StatsdClient:
         if self._client:
             self._client.incr(self._name(stat), count, rate)
 
-    def timing(self, stat: str, milliseconds: float, rate: float = 1) -> None:
-        if self._client:
-            self._client.timing(self._name(stat), milliseconds, rate)
-
     def gauge(self, stat: str, value: float) -> None:
         if self._client:
             self._client.gauge(self._name(stat), value)
+
+    def timing(self, stat: str, milliseconds: float, rate: float = 1) -> None:
+        if self._client:
+            self._client.timing(self._name(stat), milliseconds, rate)
 
     def timing_with_dates(self, stat: str, start: datetime, end: datetime, rate: float = 1) -> None:
         """Time from `end` to `start` (the reference's argument order), in milliseconds."""

@@ -13,7 +13,8 @@ ALLOWED_HOSTS = DISPATCHER.DJANGO_ALLOWED_HOSTS
 CSRF_TRUSTED_ORIGINS = DISPATCHER.DJANGO_CSRF_TRUSTED_ORIGINS
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    # Django's admin with the operator console's site (dashboard index, one time zone).
+    "console.apps.ConsoleAdminConfig",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -24,6 +25,7 @@ INSTALLED_APPS = [
     "receivers",
     "transactions",
     "notifications",
+    "console",
 ]
 
 MIDDLEWARE = [
@@ -139,7 +141,10 @@ if DISPATCHER.DJANGO_BEHIND_TLS_PROXY:
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"request_id": {"()": "dispatcher_site.request_id.RequestIdLogFilter"}},
+    "filters": {
+        "request_id": {"()": "dispatcher_site.request_id.RequestIdLogFilter"},
+        "personal_data": {"()": "dispatcher_site.pii.PersonalDataLogFilter"},
+    },
     "formatters": {
         "json": {"()": "dispatcher_site.json_logging.JsonFormatter"},
         "text": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"},
@@ -149,7 +154,7 @@ LOGGING = {
             "class": "logging.StreamHandler",
             "stream": "ext://sys.stdout",
             "formatter": DISPATCHER.LOG_FORMAT,
-            "filters": ["request_id"],
+            "filters": ["request_id", "personal_data"],
         }
     },
     "root": {"handlers": ["stdout"], "level": DISPATCHER.LOG_LEVEL},

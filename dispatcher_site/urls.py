@@ -10,4 +10,5 @@ urlpatterns = [
     path("", include("receivers.urls")),
     path("", include("transactions.urls")),
     path("", include("notifications.urls")),
+    path("", include("console.urls")),
 ]

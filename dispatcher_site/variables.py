@@ -252,6 +252,25 @@ VARIABLES: list[Variable] = [
         Variable("SECURITY_API_KEYS_SECONDARY", "str", "", "Secondary x-api-key (for rotation).", secret=True),
     ),
     *_section(
+        "Operator console",
+        Variable(
+            "CONSOLE_TIME_ZONE",
+            "str",
+            "Europe/Rome",
+            "IANA time zone in which the admin shows times (its name is shown beside them).",
+        ),
+        Variable(
+            "CONSOLE_STUCK_TRANSACTION_MINUTES",
+            "int",
+            90,
+            "A transaction in a transient status for longer than this counts as stuck on the dashboard.",
+            minimum=1,
+        ),
+        Variable(
+            "CONSOLE_REFRESH_SECONDS", "int", 15, "How often the admin dashboard reads its figures again.", minimum=2
+        ),
+    ),
+    *_section(
         "Retries and timing",
         Variable("REFUND_RETRY_EVENT_BASE_INTERVAL_SECONDS", "int", 600, "Refund retry base interval.", minimum=1),
         Variable("REFUND_RETRY_EVENT_MAX_ATTEMPTS", "int", 5, "Refund retry attempts.", minimum=1),

@@ -177,6 +177,8 @@ class Notification(models.Model):
 
     class Meta:
         ordering = ["-created_at", "-id"]
+        # Recipients and bodies are personal data: lists show them masked unless the user holds this.
+        permissions = [("view_recipient", "Can see notification recipients and message bodies")]
         indexes = [
             models.Index(fields=["service", "created_at"], name="notification_service_created"),
             models.Index(fields=["status", "created_at"], name="notification_status_created"),

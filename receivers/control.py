@@ -7,9 +7,12 @@
   empty or equals the process's DEPLOYMENT_VERSION.
 - Statuses: each process writes `receiver-status:<instanceId>` every RECEIVER_STATUS_REFRESH_SECONDS
   with a TTL of RECEIVER_STATUS_TTL_SECONDS, so a dead process disappears within a minute. Beyond the
-  reference's fields, the document says which command the process applied last (`lastCommandId`) and
-  whatever the process adds (`shuttingDown`, `inFlight`), so the deploy gate can tell an instance that
-  obeyed from one that has not read the command yet, or that is going away.
+  reference's fields, the document says which command the process applied last (`lastCommandId`),
+  whatever the process adds (`shuttingDown`, `inFlight`: its messages in flight), so the deploy gate
+  can tell an instance that obeyed from one that has not read the command yet, or that is going away,
+  and the messages each receiver holds (`inFlightByReceiver`); the same document also goes to the
+  hash `receiver-last-seen`, kept for a day, so the console can show a process that disappeared and
+  when it was last seen.
 Redis being down never stops a consumer: the controller logs, waits a second and tries again.
 """
 
@@ -22,19 +25,25 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterable
+from datetime import datetime
 from typing import Any
 
 import redis
 from django.conf import settings
 from django.db import DatabaseError
 from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 
+from receivers import activity
 from receivers.models import ReceiverCommand
+from receivers.queues import QUEUES
 
 logger = logging.getLogger(__name__)
 
 COMMAND_CLASS = "it.pagopa.ecommerce.eventdispatcher.redis.streams.commands.EventDispatcherReceiverCommand"
 STATUS_KEY_PREFIX = "receiver-status:"
+LAST_SEEN_KEY = "receiver-last-seen"
+LAST_SEEN_KEEP_SECONDS = 24 * 3600
 COMMANDS = ("START", "STOP")
 VERSIONS = ("PROD", "STAGING")
 
@@ -108,6 +117,35 @@ def read_statuses(version: str | None = None) -> list[dict[str, Any]]:
         connection.close()
     documents = [document for document in map(_status_document, texts) if document is not None]
     return [d for d in documents if version is None or d.get("version") == version]
+
+
+def read_last_seen() -> list[dict[str, Any]]:
+    """The last document of every process seen in the past day (older ones are dropped here)."""
+    connection = redis_connection()
+    try:
+        entries = connection.hgetall(LAST_SEEN_KEY)
+        documents, expired = [], []
+        oldest = timezone.now().timestamp() - LAST_SEEN_KEEP_SECONDS
+        for instance_id, text in entries.items():
+            document = _status_document(text)
+            queried_at = queried_at_of(document)
+            if document is None or queried_at is None or queried_at.timestamp() < oldest:
+                expired.append(instance_id)
+            else:
+                documents.append(document)
+        if expired:
+            connection.hdel(LAST_SEEN_KEY, *expired)
+    finally:
+        connection.close()
+    return documents
+
+
+def queried_at_of(document: dict[str, Any] | None) -> datetime | None:
+    """When a status document was written, or None when it does not say."""
+    try:
+        return parse_datetime(str((document or {}).get("queriedAt") or ""))
+    except ValueError:
+        return None
 
 
 def _status_document(text: str | None) -> dict[str, Any] | None:
@@ -236,16 +274,13 @@ class ReceiverController:
             "version": self.version,
             "receiverStatuses": [{"name": name, "status": status} for name, status in self.statuses()],
             "lastCommandId": self.last_command_id,
+            "inFlightByReceiver": {QUEUES[key].receiver_name: count for key, count in activity.in_flight().items()},
             **self.extra(),
         }
 
     def report(self) -> None:
         config = settings.DISPATCHER
-        self.redis().set(
-            STATUS_KEY_PREFIX + self.instance_id,
-            json.dumps(self.status_document()),
-            ex=config.RECEIVER_STATUS_TTL_SECONDS,
-        )
+        publish_status(self.redis(), self.instance_id, json.dumps(self.status_document()))
         self.next_report = time.monotonic() + config.RECEIVER_STATUS_REFRESH_SECONDS
 
     def report_final(self) -> None:
@@ -257,9 +292,14 @@ class ReceiverController:
         with contextlib.suppress(redis.exceptions.RedisError):
             connection = redis_connection()
             try:
-                document = json.dumps(self.status_document())
-                connection.set(
-                    STATUS_KEY_PREFIX + self.instance_id, document, ex=settings.DISPATCHER.RECEIVER_STATUS_TTL_SECONDS
-                )
+                publish_status(connection, self.instance_id, json.dumps(self.status_document()))
             finally:
                 connection.close()
+
+
+def publish_status(connection: redis.Redis, instance_id: str, document: str) -> None:
+    """The process's status key (expiring) and its entry in the last-seen hash, in one round trip."""
+    pipeline = connection.pipeline(transaction=False)
+    pipeline.set(STATUS_KEY_PREFIX + instance_id, document, ex=settings.DISPATCHER.RECEIVER_STATUS_TTL_SECONDS)
+    pipeline.hset(LAST_SEEN_KEY, instance_id, document)
+    pipeline.execute()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from datetime import datetime
 from typing import Any
@@ -48,6 +49,12 @@ class DeadLetterEvent(models.Model):
     # unresolved, and its newest pop receipt (what deleting it takes).
     queue_message_id = models.CharField(max_length=64, blank=True, db_index=True)
     pop_receipt = models.CharField(max_length=255, blank=True)
+    # A requeued message that fails again arrives as a new dead letter with the same original text: the
+    # digest finds the earlier one, and `predecessor` links the two for operators.
+    original_message_digest = models.CharField(max_length=64, blank=True, db_index=True)
+    predecessor = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="successors", db_index=True
+    )
 
     class Meta:
         ordering = ["-dead_lettered_at"]
@@ -67,6 +74,8 @@ class DeadLetterEvent(models.Model):
             key: value.replace("\x00", "\ufffd") if isinstance(value, str) else value for key, value in fields.items()
         }
         fields["dequeue_count"] = min(max(int(fields.get("dequeue_count") or 0), 0), MAX_DEQUEUE_COUNT)
+        fields["original_message_digest"] = message_digest(fields.get("original_message") or "")
+        fields.setdefault("predecessor", cls.requeued_with_digest(fields["original_message_digest"], fields["id"]))
         try:
             with transaction.atomic():
                 return cls.objects.get_or_create(id=fields["id"], defaults=fields)
@@ -77,6 +86,18 @@ class DeadLetterEvent(models.Model):
             if existing is None:
                 raise
             return existing, False
+
+    @classmethod
+    def requeued_with_digest(cls, digest: str, other_than: str) -> DeadLetterEvent | None:
+        """The latest dead letter requeued with this original text: the one a new dead letter repeats."""
+        if not digest:
+            return None
+        return (
+            cls.objects.filter(original_message_digest=digest, state=cls.State.REQUEUED)
+            .exclude(id=other_than)
+            .order_by("-requeued_at")
+            .first()
+        )
 
     @property
     def unresolved(self) -> bool:
@@ -109,6 +130,10 @@ class DeadLetterEvent(models.Model):
             .update(state=self.State.RESOLVED, resolved_at=when, resolved_by=who, resolution_note=note)
         )
         return changed == 1
+
+
+def message_digest(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest() if text else ""
 
 
 class ReceiverCommand(models.Model):

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 
 from azure.storage.queue import QueueMessage as ReceivedMessage
 
+from receivers import activity
 from receivers.processing import INFRASTRUCTURE_ERRORS, Outcome, process_message
 from receivers.queues import QUEUES, cached_queue_client
 from receivers.relay import OutboxRelay
@@ -234,6 +235,7 @@ class Receiver:
         budget.release(room - len(messages))
         if messages:
             self.consumer.totals.add_receive(len(messages))
+        activity.received(self.queue_key, len(messages))
         for message in messages:
             self.consumer.pool.submit(self.process, message)
         return len(messages)
@@ -245,6 +247,7 @@ class Receiver:
             outcome = process_message(self.queue_key, message)
         finally:
             self.consumer.totals.add([outcome])
+            activity.record(self.queue_key, outcome)
             self.saw_retry = self.saw_retry or outcome == Outcome.RETRIED
             self.consumer.budget.release()
 

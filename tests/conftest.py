@@ -69,3 +69,7 @@ def spans(span_exporter):
     """The exporter, emptied before the test."""
     span_exporter.clear()
     return span_exporter
+
+
+# The receivers' consumer fixtures, for tests elsewhere that run real consumer processes.
+from tests.receivers.conftest import queues, start_consumer  # noqa: E402, F401

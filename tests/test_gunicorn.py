@@ -44,7 +44,7 @@ def test_gunicorn_serves_readiness_admin_and_static_files(gunicorn_url):
     assert get(f"{gunicorn_url}/health/readiness").status_code == 200
     login = get(f"{gunicorn_url}/admin/login/")
     assert login.status_code == 200
-    assert "Django administration" in login.text
+    assert "event-dispatcher operator console" in login.text
     stylesheet = get(f"{gunicorn_url}/static/admin/css/base.css")
     assert stylesheet.status_code == 200
     assert "text/css" in stylesheet.headers["Content-Type"]

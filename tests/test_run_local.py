@@ -51,7 +51,7 @@ def test_run_local_serves_readiness_and_admin_then_stops_everything_on_ctrl_c(ma
         readiness = wait_for_readiness(f"http://127.0.0.1:{web_port}/health/readiness", process)
         assert readiness.json()["status"] == "UP"
         login = requests.get(f"http://127.0.0.1:{web_port}/admin/login/", timeout=5)
-        assert "Django administration" in login.text
+        assert "event-dispatcher operator console" in login.text
     finally:
         process.send_signal(signal.SIGINT)
         output, _ = process.communicate(timeout=60)

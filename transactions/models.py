@@ -9,6 +9,7 @@ Both are portable: explicit string primary keys, JSONField, no raw SQL.
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 from typing import Any
 
 from django.db import models
@@ -74,6 +75,20 @@ class TransactionEvent(models.Model):
         return json.dumps(self.data, indent=2, ensure_ascii=False, sort_keys=False)
 
 
+class TransactionQuerySet(models.QuerySet):
+    def with_status_since(self) -> TransactionQuerySet:
+        """Annotate `status_since`: when the latest event (the one that set the current status) was created."""
+        latest = TransactionEvent.objects.filter(transaction_id=models.OuterRef("pk")).order_by("-sequence")
+        return self.annotate(status_since=models.Subquery(latest.values("created_at")[:1]))
+
+    def stuck(self, longer_than: timedelta) -> TransactionQuerySet:
+        """Transactions in a transient status (spec §2) whose latest event is older than `longer_than`."""
+        transient = [status.value for status in ev.TRANSIENT_STATUSES]
+        return (
+            self.filter(status__in=transient).with_status_since().filter(status_since__lt=timezone.now() - longer_than)
+        )
+
+
 class Transaction(models.Model):
     """The transaction view (spec §3.4), one row per transaction, created from its ACTIVATED event.
 
@@ -104,6 +119,8 @@ class Transaction(models.Model):
     closure_error_data = models.JSONField(null=True, blank=True)
     send_payment_result_outcome = models.CharField(max_length=16, blank=True, default="")
     last_processed_event_at = models.BigIntegerField(null=True, blank=True, help_text="epoch milliseconds")
+
+    objects = TransactionQuerySet.as_manager()
 
     class Meta:
         ordering = ["-created_at"]

@@ -1,6 +1,7 @@
 """The dead-letter admin: find a dead letter, read its original message, requeue it or resolve it."""
 
 import json
+import re
 
 import pytest
 from django.conf import settings
@@ -8,13 +9,16 @@ from django.contrib.admin import site
 from django.contrib.admin.models import LogEntry
 from django.contrib.auth.models import Permission, User
 from django.contrib.messages.storage.fallback import FallbackStorage
+from django.db import connection
 from django.test import RequestFactory, override_settings
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 
 from receivers import handlers
 from receivers.admin import DeadLetterEventAdmin
 from receivers.handlers import DeadLetterCategory, HandlerError
 from receivers.models import DeadLetterEvent, ProbeReceipt
-from receivers.queues import queue_client
+from receivers.queues import queue_client, send_text
 from tests.receivers.conftest import consume_once, hidden_dead_letters, queue_length, queue_texts, send_probe
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -37,7 +41,9 @@ def test_requeue_sends_the_original_back_to_its_queue_where_it_is_handled(queues
     event = dead_letter_a_probe(probe_handler)
     dead_letter = DeadLetterEvent.objects.get()
 
-    response = admin_client.post(CHANGELIST, {"action": "requeue", "_selected_action": [dead_letter.pk]}, follow=True)
+    response = admin_client.post(
+        CHANGELIST, {"action": "requeue", "_selected_action": [dead_letter.pk], "confirm": "yes"}, follow=True
+    )
 
     assert "Requeued 1 dead letter(s)." in response.content.decode()
     [requeued] = queue_texts("probe")
@@ -55,9 +61,11 @@ def test_requeue_sends_the_original_back_to_its_queue_where_it_is_handled(queues
 def test_a_dead_letter_is_requeued_only_once(queues, probe_handler, admin_client):
     dead_letter_a_probe(probe_handler)
     pk = DeadLetterEvent.objects.get().pk
-    admin_client.post(CHANGELIST, {"action": "requeue", "_selected_action": [pk]})
+    admin_client.post(CHANGELIST, {"action": "requeue", "_selected_action": [pk], "confirm": "yes"})
 
-    response = admin_client.post(CHANGELIST, {"action": "requeue", "_selected_action": [pk]}, follow=True)
+    response = admin_client.post(
+        CHANGELIST, {"action": "requeue", "_selected_action": [pk], "confirm": "yes"}, follow=True
+    )
 
     assert "Skipped 1" in response.content.decode()
     assert queue_length("probe") == 1
@@ -69,7 +77,7 @@ def run_requeue_action(dead_letters: list[DeadLetterEvent], user: User) -> None:
     request.user = user
     request.session = {}
     request._messages = FallbackStorage(request)
-    DeadLetterEventAdmin(DeadLetterEvent, site).requeue(request, dead_letters)
+    DeadLetterEventAdmin(DeadLetterEvent, site).requeue_dead_letters(request, dead_letters)
 
 
 def test_a_double_submit_requeues_once(queues, probe_handler, admin_user):
@@ -90,7 +98,9 @@ def test_a_requeue_whose_send_fails_leaves_the_dead_letter_new(queues, probe_han
     missing_queue = settings.DISPATCHER.replace(DIAGNOSTIC_PROBE_QUEUE_NAME="no-such-probe-queue")
 
     with override_settings(DISPATCHER=missing_queue):
-        response = admin_client.post(CHANGELIST, {"action": "requeue", "_selected_action": [pk]}, follow=True)
+        response = admin_client.post(
+            CHANGELIST, {"action": "requeue", "_selected_action": [pk], "confirm": "yes"}, follow=True
+        )
 
     assert "Queue error, stopped requeueing" in response.content.decode()
     dead_letter = DeadLetterEvent.objects.get()
@@ -129,7 +139,7 @@ def test_a_requeued_dead_letter_leaves_the_dead_letter_queue(queues, probe_handl
     dead_letter_a_probe(probe_handler)
     pk = DeadLetterEvent.objects.get().pk
 
-    admin_client.post(CHANGELIST, {"action": "requeue", "_selected_action": [pk]})
+    admin_client.post(CHANGELIST, {"action": "requeue", "_selected_action": [pk], "confirm": "yes"})
 
     assert queue_length("dead-letter") == 0
     assert queue_length("probe") == 1
@@ -224,3 +234,159 @@ def test_an_operator_who_may_only_view_cannot_requeue(queues, probe_handler, cli
 
     assert DeadLetterEvent.objects.get().state == DeadLetterEvent.State.NEW
     assert queue_length("probe") == 0
+
+
+def requeue_form(page: str) -> bool:
+    return 'id="requeue-form"' in page and "Yes, requeue" in page
+
+
+def test_requeue_from_the_list_asks_first(queues, probe_handler, admin_client):
+    dead_letter_a_probe(probe_handler)
+    dead_letter = DeadLetterEvent.objects.get()
+
+    page = admin_client.post(CHANGELIST, {"action": "requeue", "_selected_action": [dead_letter.pk]}).content.decode()
+
+    assert requeue_form(page)
+    assert "→ <strong>probe</strong>" in page
+    assert "EVENT_PARSING_ERROR" not in page
+    assert DeadLetterEvent.objects.get().state == DeadLetterEvent.State.NEW
+    assert queue_length("probe") == 0
+
+
+def test_requeue_from_the_detail_page_asks_then_sends(queues, probe_handler, admin_client):
+    dead_letter_a_probe(probe_handler)
+    dead_letter = DeadLetterEvent.objects.get()
+    detail = f"{CHANGELIST}{dead_letter.pk}/change/"
+    requeue_url = f"{CHANGELIST}{dead_letter.pk}/requeue/"
+    assert requeue_url in admin_client.get(detail).content.decode()
+
+    asked = admin_client.get(requeue_url).content.decode()
+    not_confirmed = admin_client.post(requeue_url, {})
+
+    assert requeue_form(asked)
+    assert not_confirmed.status_code == 200
+    assert queue_length("probe") == 0
+    response = admin_client.post(requeue_url, {"confirm": "yes"}, follow=True)
+    assert response.redirect_chain[-1][0] == detail
+    assert "Requeued 1 dead letter(s)." in response.content.decode()
+    assert queue_texts("probe") == [dead_letter.original_message]
+    assert requeue_url not in response.content.decode(), "a requeued dead letter offers no second requeue"
+
+
+def test_resolve_from_the_detail_page_takes_a_note(queues, probe_handler, admin_client):
+    dead_letter_a_probe(probe_handler)
+    dead_letter = DeadLetterEvent.objects.get()
+    resolve_url = f"{CHANGELIST}{dead_letter.pk}/resolve/"
+
+    assert 'name="note"' in admin_client.get(resolve_url).content.decode()
+    admin_client.post(resolve_url, {"apply": "1", "note": " "})
+    assert DeadLetterEvent.objects.get().state == DeadLetterEvent.State.NEW
+    admin_client.post(resolve_url, {"apply": "1", "note": "refunded by hand"})
+
+    resolved = DeadLetterEvent.objects.get()
+    assert (resolved.state, resolved.resolution_note, resolved.resolved_by) == ("RESOLVED", "refunded by hand", "admin")
+    assert queue_length("dead-letter") == 0
+
+
+def test_requeuing_a_parsing_error_warns_that_it_will_fail_again(queues, admin_client):
+    send_text("probe", "this is not a QueueEvent")
+    consume_once("probe")
+    consume_once("dead-letter")
+    dead_letter = DeadLetterEvent.objects.get()
+    assert dead_letter.category == "EVENT_PARSING_ERROR"
+
+    page = admin_client.get(f"{CHANGELIST}{dead_letter.pk}/requeue/").content.decode()
+
+    assert 'id="parsing-warning"' in page
+    assert "will fail to parse again" in page
+
+
+def test_a_requeued_message_that_fails_again_is_linked_to_its_predecessor(queues, probe_handler, admin_client):
+    probe_handler(lambda message, outbox: (_ for _ in ()).throw(HandlerError("PROCESSING_ERROR", "still down")))
+    send_probe()
+    consume_once("probe")
+    consume_once("dead-letter")
+    first = DeadLetterEvent.objects.get()
+    admin_client.post(f"{CHANGELIST}{first.pk}/requeue/", {"confirm": "yes"})
+
+    consume_once("probe")
+    consume_once("dead-letter")
+
+    second = DeadLetterEvent.objects.exclude(pk=first.pk).get()
+    assert second.predecessor_id == first.pk
+    second_page = admin_client.get(f"{CHANGELIST}{second.pk}/change/").content.decode()
+    first_page = admin_client.get(f"{CHANGELIST}{first.pk}/change/").content.decode()
+    assert f"{CHANGELIST}{first.pk}/change/" in second_page
+    assert f"{CHANGELIST}{second.pk}/change/" in first_page
+
+
+def test_the_list_shows_zone_first_error_line_and_a_link_to_the_transaction(queues, probe_handler, admin_client):
+    probe_handler(
+        lambda message, outbox: (_ for _ in ()).throw(
+            HandlerError("PROCESSING_ERROR", "mail to jane.doe@example.com refused\nTraceback line two")
+        )
+    )
+    event = send_probe()
+    consume_once("probe")
+    consume_once("dead-letter")
+
+    page = admin_client.get(CHANGELIST).content.decode()
+
+    assert f"/admin/transactions/transaction/{event['transactionId']}/change/" in page
+    assert "mail to j***@example.com refused" in page
+    assert "jane.doe@example.com" not in page
+    assert "Traceback line two" not in page
+    assert re.search(r"\d{4}-\d\d-\d\d \d\d:\d\d (CET|CEST)", page)
+
+
+def test_search_finds_a_transaction_by_part_of_its_id(queues, probe_handler, admin_client):
+    event = dead_letter_a_probe(probe_handler)
+    dead_letter_a_probe(probe_handler)
+
+    page = admin_client.get(CHANGELIST, {"q": event["transactionId"][3:11]}).content.decode()
+
+    assert "1 dead letter event" in page
+    assert "Part of a transaction id" in page
+
+
+def test_originals_are_shown_with_addresses_and_numbers_masked(queues, probe_handler, admin_client):
+    probe_handler(lambda message, outbox: (_ for _ in ()).throw(HandlerError("PROCESSING_ERROR", "refused")))
+    send_probe(transactionId="0d4a1f7e2b6c4b5a9e3d8c7b6a5f4e3d", creationDate="jane.doe@example.com +447700900123")
+    consume_once("probe")
+    consume_once("dead-letter")
+    dead_letter = DeadLetterEvent.objects.get()
+
+    page = admin_client.get(f"{CHANGELIST}{dead_letter.pk}/change/").content.decode()
+
+    assert "j***@example.com +44*******123" in page
+    assert "jane.doe" not in page
+    assert "7700900" not in page
+    assert "0d4a1f7e2b6c4b5a9e3d8c7b6a5f4e3d" in page
+    assert "jane.doe@example.com" in dead_letter.original_message, "stored unchanged, so a requeue is exact"
+
+
+def test_the_list_costs_the_same_queries_for_3_or_30_dead_letters(queues, admin_client):
+    def rows(count: int) -> None:
+        for index in range(count):
+            DeadLetterEvent.store(
+                {
+                    "id": f"dl-{count}-{index}",
+                    "category": "PROCESSING_ERROR",
+                    "source_queue": "refund",
+                    "transaction_id": f"{index:032x}",
+                    "error": "down",
+                    "dead_lettered_at": timezone.now(),
+                    "original_message": f"text {index}",
+                    "dead_letter_message": "{}",
+                }
+            )
+
+    def queries() -> int:
+        with CaptureQueriesContext(connection) as captured:
+            assert admin_client.get(CHANGELIST).status_code == 200
+        return len(captured)
+
+    rows(3)
+    few = queries()
+    rows(30)
+    assert queries() == few

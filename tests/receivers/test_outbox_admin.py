@@ -4,6 +4,7 @@ import pytest
 from django.contrib.admin.models import LogEntry
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
 
 from receivers.models import OutboxMessage
 from receivers.outbox import Outbox
@@ -61,3 +62,17 @@ def test_the_changelist_query_count_does_not_grow_with_rows(queues, admin_client
         assert admin_client.get(CHANGELIST).status_code == 200
 
     assert len(many.captured_queries) == len(few.captured_queries)
+
+
+def test_the_receivers_page_shows_what_waits_in_the_outbox_and_what_was_refused(queues, admin_client, settings):
+    refused_follow_up(settings)  # refused, and its dead letter sent
+    outbox = Outbox()
+    with outbox.decision():
+        outbox.send("refund", {"transactionId": "waiting"}, {"traceparent": TRACEPARENT})
+
+    page = admin_client.get(reverse("admin:receivers_receivercommand_status")).content.decode()
+
+    outbox_paragraph = page[page.index('id="outbox"') : page.index("</p>", page.index('id="outbox"'))]
+    assert "not sent yet: <a" in outbox_paragraph
+    assert '?state__exact=PENDING"><strong>1</strong>' in outbox_paragraph
+    assert '?state__exact=REFUSED"><strong>1</strong>' in outbox_paragraph

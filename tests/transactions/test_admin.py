@@ -1,11 +1,16 @@
 """The read-only transactions admin: search, filters, and a change page with the event timeline."""
 
 import dataclasses
+import re
 
 import pytest
 from django.contrib.auth import get_user_model
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 
-from tests.transactions.factories import TX, activated
+from receivers.models import DeadLetterEvent
+from tests.transactions.factories import TX, C, activated, make_event
 from tests.transactions.histories import history
 from transactions.events import TransactionActivatedEvent
 from transactions.store import store_incoming_event
@@ -106,3 +111,76 @@ def test_the_event_admin_lists_and_shows_events(operator, two_transactions):
         "0 transaction events"
         in operator.get("/admin/transactions/transactionevent/", {"q": event_id}).content.decode()
     )
+
+
+def test_the_list_shows_age_time_in_status_euro_and_one_named_zone(operator, two_transactions):
+    content = operator.get(CHANGELIST).content.decode()
+
+    row = content[content.index(f"/{TX}/change/") :].split("</tr>")[0]
+    assert re.search(r"\d+ d \d+ h", row), "CLOSED since 2023: days in status"
+    assert "€" in row
+    assert re.search(r"\d{4}-\d\d-\d\d \d\d:\d\d (CET|CEST)", row)
+
+
+def test_the_stuck_filter_keeps_transient_transactions_older_than_the_choice(operator, two_transactions):
+    stuck = listed(operator.get(CHANGELIST, {"stuck": "60"}))
+    filter_panel = operator.get(CHANGELIST).content.decode()
+
+    assert stuck == {TX}, "CLOSED for years is stuck; ACTIVATED a moment ago is not"
+    assert "stuck for more than" in filter_panel
+    assert "?stuck=90" in filter_panel, "the dashboard's threshold is one of the choices"
+
+
+def test_the_timeline_shows_fields_that_matter_and_folds_the_raw_json(operator, two_transactions):
+    content = operator.get(f"{CHANGELIST}{TX}/change/").content.decode()
+
+    closed_item = content[content.index("#5 TRANSACTION_CLOSED_EVENT") :].split("</li>")[0]
+    assert "responseOutcome: <strong>OK</strong>" in closed_item
+    assert "<details><summary>raw JSON</summary>" in closed_item
+    assert re.search(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d (CET|CEST)", closed_item)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_page_links_its_dead_letters_and_the_requeue_of_a_pending_one(operator, two_transactions):
+    for index, state in enumerate(("NEW", "RESOLVED")):
+        DeadLetterEvent.store(
+            {
+                "id": f"dl-{index}",
+                "category": "RETRY_EVENT_NO_ATTEMPTS_LEFT",
+                "source_queue": "close-payment-retry",
+                "transaction_id": TX,
+                "dead_lettered_at": timezone.now(),
+                "original_message": f"text {index}",
+                "dead_letter_message": "{}",
+                "state": state,
+            }
+        )
+
+    page = operator.get(f"{CHANGELIST}{TX}/change/").content.decode()
+    listing = operator.get(CHANGELIST).content.decode()
+
+    assert "/admin/receivers/deadletterevent/dl-0/change/" in page
+    assert "/admin/receivers/deadletterevent/dl-1/change/" in page
+    assert "/admin/receivers/deadletterevent/dl-0/requeue/" in page
+    assert "/admin/receivers/deadletterevent/dl-1/requeue/" not in page
+    assert f"transaction_id__exact={TX}&amp;state__exact=NEW" in listing
+
+
+def test_the_list_costs_the_same_queries_for_few_or_many_transactions(operator, two_transactions):
+    def queries() -> int:
+        with CaptureQueriesContext(connection) as captured:
+            assert operator.get(CHANGELIST, {"stuck": "60"}).status_code == 200
+        return len(captured)
+
+    few = queries()
+    for index in range(25):
+        transaction_id = f"{index:032x}"
+        for code in (C.TRANSACTION_ACTIVATED_EVENT, C.TRANSACTION_AUTHORIZATION_REQUESTED_EVENT):
+            store_incoming_event(make_event(code, transaction_id=transaction_id))
+
+    assert len(listed_ids(operator.get(CHANGELIST, {"stuck": "60"}))) == 26
+    assert queries() == few
+
+
+def listed_ids(response) -> set[str]:
+    return set(re.findall(r"/admin/transactions/transaction/([0-9a-f]{32})/change/", response.content.decode()))
