@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from selenium.webdriver.common.by import By
 
-from receivers.dead_letters import write_dead_letter
+from receivers.dead_letters import build_wrapper
 from receivers.handlers import DeadLetterCategory, serialize_queue_event
 from receivers.models import DeadLetterEvent
 from receivers.probe import probe_event
@@ -39,7 +39,7 @@ def incident(start_consumer):
         store_incoming_event(event)
     retry = event_json(C.TRANSACTION_CLOSURE_RETRIED_EVENT, transaction_id=TX)
     original = serialize_queue_event(retry, {"traceparent": TRACEPARENT})
-    write_dead_letter(
+    wrapper = build_wrapper(
         DeadLetterCategory.RETRY_EVENT_NO_ATTEMPTS_LEFT,
         original,
         "close-payment-retry",
@@ -48,6 +48,7 @@ def incident(start_consumer):
         transaction_id=TX,
         event_code=retry["eventCode"],
     )
+    send_text("dead-letter", wrapper)
     for _ in range(25):
         send_text("refund", serialize_queue_event(probe_event(), {}))
     for _ in range(12):
