@@ -30,6 +30,7 @@ MIDDLEWARE = [
     "dispatcher_site.request_id.RequestIdMiddleware",
     "dispatcher_site.access_log.AccessLogMiddleware",
     "dispatcher_site.instrumentation.RequestMetricsMiddleware",
+    "dispatcher_site.api_errors.ApiErrorMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "dispatcher_site.api_keys.ApiKeyMiddleware",
