@@ -103,6 +103,13 @@ VARIABLES: list[Variable] = [
         Variable("GUNICORN_TIMEOUT", "int", 30, "Seconds before a silent worker is restarted.", minimum=1),
         Variable("GUNICORN_GRACEFUL_TIMEOUT", "int", 30, "Seconds workers get to finish on shutdown.", minimum=1),
         Variable("GUNICORN_KEEPALIVE", "int", 5, "Keep-alive seconds.", minimum=0),
+        Variable(
+            "GUNICORN_CONTROL_SOCKET",
+            "str",
+            "",
+            "Path of this instance's gunicornc control socket; empty: none (gunicorn's default path is shared "
+            "by every instance of a user).",
+        ),
     ),
     *_section(
         "Redis",

@@ -3,7 +3,9 @@
 Steps: choose the queues; replay the latest receiver command from Redis; start one receiver thread
 per queue and the controller thread (commands and statuses); wait, writing a summary now and then.
 The first SIGTERM/SIGINT stops receiving and lets in-flight messages finish (exit 0); a second one
-exits at once, leaving unfinished messages on their queues for redelivery.
+exits at once, leaving unfinished messages on their queues for redelivery. One during start-up, before
+there is anything to finish, exits 0 at once (manage.py). `--once` exits 1 when a queue could not be
+read at all, so a drain that reached nothing does not pass for an empty queue.
 """
 
 from __future__ import annotations
@@ -77,6 +79,9 @@ class Command(BaseCommand):
         summary = self.consumer.totals.summary()
         logger.info("finished: %s", summary)
         self.stdout.write(f"finished: {summary}")
+        unread = [r.queue_key for r in self.consumer.receivers if r.failed_to_read and not r.read_queue]
+        if options["once"] and unread and not self.signals_received:
+            raise CommandError(f"--once could not read {', '.join(unread)}")
 
     def chosen_queues(self, options) -> list[str]:
         if options["all"] == bool(options["queues"]):
