@@ -328,7 +328,23 @@ VARIABLES: list[Variable] = [
         Variable("FIRETEXT_CALLBACK_TOKEN", "str", "", "When set, Firetext callbacks must carry it.", secret=True),
         Variable("MMG_CALLBACK_TOKEN", "str", "", "When set, MMG callbacks must carry it.", secret=True),
         Variable("SES_CALLBACK_TOKEN", "str", "", "When set, SES callbacks must carry it.", secret=True),
-        Variable("SES_CALLBACK_ALLOWED_TOPIC_ARNS", "list", [], "When set, SES callbacks only from these topics."),
+        Variable(
+            "SES_CALLBACK_ALLOWED_TOPIC_ARNS",
+            "list",
+            [],
+            "When set, SES callbacks only from these topics; SNS subscriptions are confirmed only for these.",
+        ),
+        Variable(
+            "SNS_HOST_PATTERN",
+            "str",
+            r"sns\.[a-z0-9-]+\.amazonaws\.com(\.cn)?",
+            "Regular expression the host of an SNS SigningCertURL or SubscribeURL must match in full (https "
+            "only); the default allows AWS's SNS hosts only.",
+        ),
+        Variable(
+            "SNS_CONNECTION_TIMEOUT", "int", 5000, "SNS certificate and SubscribeURL connect timeout, ms.", minimum=1
+        ),
+        Variable("SNS_READ_TIMEOUT", "int", 5000, "SNS certificate and SubscribeURL read timeout, ms.", minimum=1),
     ),
     *_section(
         "Observability",

@@ -3,7 +3,14 @@
 import pytest
 from django.test import Client
 
-from tests.notifications.conftest import api_key, email_template, service, sms_template  # noqa: F401 (fixtures)
+from tests.notifications.conftest import (  # noqa: F401 (fixtures)
+    api_key,
+    email_template,
+    service,
+    sms_template,
+    sns,
+    sns_https_server,
+)
 
 
 @pytest.fixture

@@ -9,6 +9,7 @@ import pytest
 from notifications.models import Notification
 from receivers.models import ReceiverCommand
 from tests.api.formats import format_of
+from tests.notifications.conftest import ses_body
 from tests.notifications.test_v2_api import auth
 from transactions.models import TransactionEvent
 
@@ -67,6 +68,16 @@ def test_json_nested_100000_levels_deep_is_a_400_in_the_apis_format(
     if not path.endswith("/commands"):  # the receiver API keeps the reference's fixed 400 body
         assert "nested deeper than" in message
     assert nothing_stored()
+    assert noisy_records(caplog) == []
+
+
+def test_json_nested_100000_levels_deep_inside_a_signed_ses_message_is_a_400(raw_client, sns, caplog):
+    envelope = json.loads(ses_body())
+    envelope["Message"] = DEEP_JSON
+
+    response = raw_client.post("/notifications/email/ses", sns.sign(envelope), content_type="text/plain")
+
+    assert format_of("/notifications/")(response, 400) == "SES callback failed: JSON nested deeper than 64 levels"
     assert noisy_records(caplog) == []
 
 
