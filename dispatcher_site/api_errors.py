@@ -3,7 +3,7 @@
 For every path `error_formats` calls an API path:
 1. a body longer than DATA_UPLOAD_MAX_MEMORY_SIZE (by its Content-Length) is refused with 413 before
    anything reads it, and a Host header outside DJANGO_ALLOWED_HOSTS with 400;
-2. a SuspiciousOperation raised by the view (too many form fields, …) becomes a 400 that says what
+2. a SuspiciousOperation or an unparsable multipart body met by the view becomes a 400 that says what
    was wrong;
 3. any other 4xx or 5xx answer that is not JSON (Django's 404 and 500 pages, plain or debug,
    `require_POST`'s empty 405) gets a body in the API's format; status and headers (`Allow`) stay.
@@ -19,10 +19,14 @@ import logging
 from django.conf import settings
 from django.core.exceptions import DisallowedHost, RequestDataTooBig, SuspiciousOperation
 from django.http import HttpRequest, HttpResponse
+from django.http.multipartparser import MultiPartParserError
 
 from dispatcher_site.error_formats import error_format_for, error_response
 
 logger = logging.getLogger(__name__)
+
+
+CLIENT_ERRORS = (SuspiciousOperation, MultiPartParserError)
 
 
 def is_json(response: HttpResponse) -> bool:
@@ -72,7 +76,7 @@ class ApiErrorMiddleware:
 
     def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
         """Step 2; other exceptions are Django's to log and answer (500), then step 3 formats them."""
-        if error_format_for(request.path) is None or not isinstance(exception, SuspiciousOperation):
+        if error_format_for(request.path) is None or not isinstance(exception, CLIENT_ERRORS):
             return None
         logger.warning("refused %s: %s: %s", request.path, type(exception).__name__, exception)
         if isinstance(exception, RequestDataTooBig):
@@ -90,4 +94,6 @@ class ApiErrorMiddleware:
         formatted = error_response(request.path, status, messages.get(status))
         response.content = formatted.content
         response["Content-Type"] = formatted["Content-Type"]
+        if response.has_header("Content-Length"):
+            response["Content-Length"] = str(len(response.content))
         return response

@@ -273,7 +273,7 @@ def filtered_notifications(api_key: ApiKey, query) -> list[Notification]:
         notifications = notifications.filter(notification_type__in=template_types)
     if reference := query.get("reference"):
         notifications = notifications.filter(client_reference=reference)
-    if older_than := query.get("older_than"):
+    if (older_than := query.get("older_than")) is not None:
         if not _is_uuid(older_than):
             raise ApiError(400, "ValidationError", "older_than is not a valid UUID")
         anchor = Notification.objects.filter(id=older_than, service=api_key.service).first()

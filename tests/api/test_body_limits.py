@@ -100,6 +100,15 @@ def test_too_many_form_fields_is_a_400_that_says_so(raw_client, caplog):
     assert noisy_records(caplog) == []
 
 
+def test_a_multipart_body_that_cannot_be_parsed_is_a_400_that_says_so(raw_client, caplog):
+    response = raw_client.post(
+        "/notifications/sms/firetext", "status=0&reference=x", content_type="multipart/form-data"
+    )
+
+    assert "Invalid boundary" in format_of("/notifications/")(response, 400)
+    assert noisy_records(caplog) == []
+
+
 def test_a_host_that_is_not_served_is_a_400_in_the_apis_format(raw_client, caplog):
     response = raw_client.get("/v2/notifications", headers={"Host": "evil.example"})
 

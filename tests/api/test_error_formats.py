@@ -5,6 +5,7 @@ import logging
 import uuid
 
 import pytest
+from django.test import Client
 
 from tests.api.faulty_urls import FAULTY_PATHS
 from tests.api.formats import envelope_message, format_of, notify_message, problem_message
@@ -94,3 +95,26 @@ def test_a_failing_view_is_a_500_in_its_apis_format_and_logged_with_its_tracebac
     assert b"Traceback" not in response.content
     [logged] = [r for r in caplog.records if r.levelno >= logging.ERROR]
     assert logged.exc_info[0] is RuntimeError
+
+
+@pytest.mark.parametrize(("method", "path"), [("get", "/v2/no-such-thing"), ("post", "/health/liveness")])
+def test_a_rewritten_error_declares_the_length_of_its_new_body(raw_client, method, path):
+    response = getattr(raw_client, method)(path)
+
+    assert int(response["Content-Length"]) == len(response.content)
+
+
+@pytest.mark.parametrize("method", ["post", "put", "delete"])
+def test_api_paths_answer_a_wrong_method_with_405_not_a_csrf_403(method):
+    """The APIs use no session cookie, so CSRF has nothing to protect there (the admin keeps it)."""
+    client = Client(enforce_csrf_checks=True)
+
+    response = getattr(client, method)("/health/liveness")
+
+    assert problem_message(response, 405).startswith(f"Method {method.upper()} is not allowed")
+
+
+def test_the_admin_still_checks_csrf():
+    client = Client(enforce_csrf_checks=True)
+
+    assert client.post("/admin/login/", {"username": "a", "password": "b"}).status_code == 403
