@@ -1,13 +1,16 @@
 """The operator API key check (reference behaviour: SECURITY_API_KEYS_*).
 
 A request whose path starts with one of SECURITY_API_KEYS_SECURED_PATHS must carry an `x-api-key`
-header equal to the primary or the secondary key, else it gets 401 with an empty body.
+header equal to the primary or the secondary key, else it gets 401 in its API's error format (the
+reference answered with an empty body; issue 14 asks every API error to be JSON).
 """
 
 import hmac
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
+
+from dispatcher_site.error_formats import error_response
 
 
 def api_key_name(presented: str) -> str | None:
@@ -35,5 +38,5 @@ class ApiKeyMiddleware:
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         if path_is_secured(request.path) and not api_key_is_valid(request.headers.get("x-api-key", "")):
-            return HttpResponse(status=401)
+            return error_response(request.path, 401, "A valid x-api-key header is required.")
         return self.get_response(request)

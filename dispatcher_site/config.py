@@ -10,6 +10,7 @@ Business code reads the result as `settings.DISPATCHER.<VARIABLE_NAME>`, never `
 
 from __future__ import annotations
 
+import re
 import zoneinfo
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -113,6 +114,10 @@ def cross_validate(values: Mapping[str, Any]) -> list[str]:
             problems.append("SECURITY_API_KEYS_PRIMARY is required when DJANGO_DEBUG is off")
     if values.get("CONSUMER_POLL_INTERVAL_SECONDS", 0) > values.get("CONSUMER_MAX_POLL_INTERVAL_SECONDS", 0):
         problems.append("CONSUMER_POLL_INTERVAL_SECONDS must not exceed CONSUMER_MAX_POLL_INTERVAL_SECONDS")
+    try:
+        re.compile(values.get("SNS_HOST_PATTERN", ""))
+    except re.error:
+        problems.append("SNS_HOST_PATTERN is not a regular expression")
     problems += _npg_key_problems(values)
     problems += _redirect_shape_problems(values)
     problems += _time_zone_problems(values)

@@ -16,3 +16,9 @@ keepalive = _config.GUNICORN_KEEPALIVE
 accesslog = None  # request lines come from dispatcher_site.access_log (JSON, request id, no query string)
 errorlog = "-"
 loglevel = _config.LOG_LEVEL.lower()
+# gunicorn's default control socket is one path per user ($XDG_RUNTIME_DIR or ~/.gunicorn/gunicorn.ctl):
+# each instance on a machine would take it over from the last and delete it when it stops.
+if _config.GUNICORN_CONTROL_SOCKET:
+    control_socket = _config.GUNICORN_CONTROL_SOCKET
+else:
+    control_socket_disable = True

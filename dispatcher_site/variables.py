@@ -103,6 +103,13 @@ VARIABLES: list[Variable] = [
         Variable("GUNICORN_TIMEOUT", "int", 30, "Seconds before a silent worker is restarted.", minimum=1),
         Variable("GUNICORN_GRACEFUL_TIMEOUT", "int", 30, "Seconds workers get to finish on shutdown.", minimum=1),
         Variable("GUNICORN_KEEPALIVE", "int", 5, "Keep-alive seconds.", minimum=0),
+        Variable(
+            "GUNICORN_CONTROL_SOCKET",
+            "str",
+            "",
+            "Path of this instance's gunicornc control socket; empty: none (gunicorn's default path is shared "
+            "by every instance of a user).",
+        ),
     ),
     *_section(
         "Redis",
@@ -382,7 +389,23 @@ VARIABLES: list[Variable] = [
         Variable("FIRETEXT_CALLBACK_TOKEN", "str", "", "When set, Firetext callbacks must carry it.", secret=True),
         Variable("MMG_CALLBACK_TOKEN", "str", "", "When set, MMG callbacks must carry it.", secret=True),
         Variable("SES_CALLBACK_TOKEN", "str", "", "When set, SES callbacks must carry it.", secret=True),
-        Variable("SES_CALLBACK_ALLOWED_TOPIC_ARNS", "list", [], "When set, SES callbacks only from these topics."),
+        Variable(
+            "SES_CALLBACK_ALLOWED_TOPIC_ARNS",
+            "list",
+            [],
+            "When set, SES callbacks only from these topics; SNS subscriptions are confirmed only for these.",
+        ),
+        Variable(
+            "SNS_HOST_PATTERN",
+            "str",
+            r"sns\.[a-z0-9-]+\.amazonaws\.com(\.cn)?",
+            "Regular expression the host of an SNS SigningCertURL or SubscribeURL must match in full (https "
+            "only); the default allows AWS's SNS hosts only.",
+        ),
+        Variable(
+            "SNS_CONNECTION_TIMEOUT", "int", 5000, "SNS certificate and SubscribeURL connect timeout, ms.", minimum=1
+        ),
+        Variable("SNS_READ_TIMEOUT", "int", 5000, "SNS certificate and SubscribeURL read timeout, ms.", minimum=1),
     ),
     *_section(
         "Observability",

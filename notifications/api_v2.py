@@ -6,11 +6,11 @@ A created notification stays `created`: handing it to a provider is the sending 
 
 from __future__ import annotations
 
-import json
 import re
 import uuid
 from collections.abc import Callable
 from functools import wraps
+from http import HTTPStatus
 from urllib.parse import urlencode
 
 from django.db.models import Q
@@ -18,6 +18,8 @@ from django.http import HttpRequest, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
+from dispatcher_site.error_formats import ErrorFormat
+from dispatcher_site.json_bodies import JsonTooDeep, parse_json
 from notifications import dao
 from notifications.models import (
     EMAIL,
@@ -48,6 +50,19 @@ class ApiError(Exception):
 def error_response(status: int, kind: str, messages: tuple[str, ...]) -> JsonResponse:
     errors = [{"error": kind, "message": message} for message in messages]
     return JsonResponse({"status_code": status, "errors": errors}, status=status)
+
+
+# Notify's own kinds where it has one; otherwise the HTTP status, e.g. NotFound or MethodNotAllowed.
+ERROR_KINDS = {400: "BadRequestError", 401: "AuthError", 403: "AuthError"}
+
+
+def error_kind(status: int) -> str:
+    return ERROR_KINDS.get(status) or HTTPStatus(status).phrase.replace(" ", "")
+
+
+ERROR_FORMAT = ErrorFormat(
+    "notify-v2", lambda status, message: error_response(status, error_kind(status), (message,)), "Internal server error"
+)
 
 
 def notify_api(view: Callable) -> Callable:
@@ -85,7 +100,9 @@ def recipient_problem(notification_type: str, recipient: str) -> str | None:
 
 def parse_post(request: HttpRequest, notification_type: str) -> dict:
     try:
-        data = json.loads(request.body)
+        data = parse_json(request.body)
+    except JsonTooDeep as error:
+        raise ApiError(400, "BadRequestError", str(error)) from None
     except ValueError:
         raise ApiError(400, "BadRequestError", "Invalid JSON supplied in POST data") from None
     if not isinstance(data, dict):
@@ -256,7 +273,7 @@ def filtered_notifications(api_key: ApiKey, query) -> list[Notification]:
         notifications = notifications.filter(notification_type__in=template_types)
     if reference := query.get("reference"):
         notifications = notifications.filter(client_reference=reference)
-    if older_than := query.get("older_than"):
+    if (older_than := query.get("older_than")) is not None:
         if not _is_uuid(older_than):
             raise ApiError(400, "ValidationError", "older_than is not a valid UUID")
         anchor = Notification.objects.filter(id=older_than, service=api_key.service).first()

@@ -7,6 +7,9 @@ providers stop retrying; an unknown notification answers 404 for every provider.
 
 Credential: when `<PROVIDER>_CALLBACK_TOKEN` is set, the request must carry it as the `token` query
 parameter (what a callback URL registered with a provider can hold) or as `Authorization: Bearer <token>`.
+SES callbacks are SNS messages: from an allowed topic (when SES_CALLBACK_ALLOWED_TOPIC_ARNS is set), then
+signed by SNS (`providers.sns`), else 403, counted, nothing changed; a SubscriptionConfirmation is
+confirmed only for a topic of that list.
 """
 
 from __future__ import annotations
@@ -25,7 +28,7 @@ from django.views.decorators.http import require_POST
 from dispatcher_site.metrics import statsd_client
 from notifications import dao
 from notifications.envelope import envelope
-from notifications.providers import CallbackAnswer, Receipt, firetext, mmg, ses
+from notifications.providers import CallbackAnswer, Receipt, firetext, mmg, ses, sns
 
 logger = logging.getLogger(__name__)
 
@@ -49,6 +52,36 @@ def require_allowed_topic(envelope_data: dict) -> None:
     if allowed and topic not in allowed:
         statsd_client().incr("callback.ses.unauthorised")
         raise CallbackAnswer(f"SES callback failed: topic {topic} not allowed", 403)
+
+
+def require_sns_signature(envelope_data: dict) -> None:
+    try:
+        sns.verify(envelope_data)
+    except sns.SnsRejected as error:
+        statsd_client().incr("callback.ses.unauthorised")
+        logger.warning("SES callback refused: %s", error)
+        raise CallbackAnswer(f"SES callback failed: {error}", 403) from None
+    except sns.CertificateUnavailable as error:
+        logger.warning("SES callback not verified: %s", error)
+        raise CallbackAnswer("SES callback failed: the SNS signing certificate is unavailable", 503) from None
+
+
+def confirm_subscription(envelope_data: dict) -> JsonResponse:
+    """A verified SubscriptionConfirmation: confirmed for an allowed topic only, since confirming any topic
+    would let anyone's SNS topic send signed receipts."""
+    topic = envelope_data.get("TopicArn")
+    if topic not in settings.DISPATCHER.SES_CALLBACK_ALLOWED_TOPIC_ARNS:
+        statsd_client().incr("callback.ses.unauthorised")
+        raise CallbackAnswer(f"SES callback failed: subscription to {topic} not confirmed: topic not allowed", 403)
+    try:
+        sns.confirm_subscription(envelope_data)
+    except sns.SnsRejected as error:
+        raise CallbackAnswer(f"SES callback failed: {error}", 403) from None
+    except sns.SubscriptionNotConfirmed as error:
+        logger.warning("SNS subscription to %s not confirmed: %s", topic, error)
+        raise CallbackAnswer(f"SES callback failed: subscription to {topic} not confirmed: {error}", 503) from None
+    logger.info("SNS subscription to %s confirmed", topic)
+    return envelope(f"SES callback succeeded: subscription to {topic} confirmed", 200)
 
 
 def apply_receipt(receipt: Receipt, by_reference: bool = False) -> JsonResponse:
@@ -126,4 +159,10 @@ def process_ses_response(request: HttpRequest) -> JsonResponse:
     require_token(request, "ses", ses.CLIENT_NAME, settings.DISPATCHER.SES_CALLBACK_TOKEN)
     envelope_data = ses.parse_envelope(request.body)
     require_allowed_topic(envelope_data)
+    require_sns_signature(envelope_data)
+    if envelope_data["Type"] == sns.SUBSCRIPTION_CONFIRMATION:
+        return confirm_subscription(envelope_data)
+    if envelope_data["Type"] == sns.UNSUBSCRIBE_CONFIRMATION:
+        logger.info("SNS unsubscribed this endpoint from %s", envelope_data.get("TopicArn"))
+        return envelope("SES callback succeeded: unsubscribe confirmation noted", 200)
     return apply_receipt(ses.parse_receipt(envelope_data), by_reference=True)

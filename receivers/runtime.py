@@ -150,6 +150,9 @@ class Receiver:
         self.heartbeat = time.monotonic()
         self.crashed = False
         self.saw_retry = False
+        # Whether a receive ever worked, and whether one failed: `--once` reports a queue never read.
+        self.read_queue = False
+        self.failed_to_read = False
 
     def status(self) -> str:
         """UP, DOWN, or UNKNOWN when the loop crashed or has not come round for longer than it should."""
@@ -223,14 +226,17 @@ class Receiver:
         try:
             messages = self.receive(wanted, self.consumer.options.visibility_timeout)
         except INFRASTRUCTURE_ERRORS as error:
+            self.failed_to_read = True
             quota.give_back(wanted)
             budget.release(room)
             logger.warning("cannot receive from %s: %s: %s", self.queue_key, type(error).__name__, error)
             return None
         except BaseException:
+            self.failed_to_read = True
             quota.give_back(wanted)
             budget.release(room)
             raise
+        self.read_queue = True
         quota.give_back(wanted - len(messages))
         budget.release(room - len(messages))
         if messages:

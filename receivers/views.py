@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 
 import redis
@@ -12,6 +11,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
 from dispatcher_site.api_keys import api_key_name
+from dispatcher_site.json_bodies import parse_json
 from dispatcher_site.problems import problem
 from receivers.control import COMMANDS, VERSIONS, read_statuses, send_command
 from receivers.models import ReceiverCommand
@@ -35,7 +35,7 @@ def reference_problem(body: dict) -> JsonResponse:
 def parse_command(body: bytes) -> tuple[str, str | None] | None:
     """(command, deploymentVersion) of a valid request body, else None."""
     try:
-        document = json.loads(body)
+        document = parse_json(body)
     except ValueError:
         return None
     if not isinstance(document, dict) or set(document) - {"command", "deploymentVersion"}:

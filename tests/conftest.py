@@ -1,4 +1,5 @@
-"""Fixtures shared by every test: Redis emptied per test, queues created, environment for subprocesses."""
+"""Fixtures shared by every test: Redis emptied per test, queues created, environment for subprocesses,
+and every HTTP response checked against the OpenAPI document (tests/openapi_validation.py)."""
 
 import os
 import sys
@@ -13,8 +14,26 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from receivers.queues import create_all_queues
+from tests import openapi_validation
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(autouse=True, scope="session")
+def openapi_response_checks():
+    """The response check runs in front of the project's middleware for the whole session."""
+    settings.MIDDLEWARE = [openapi_validation.MIDDLEWARE, *settings.MIDDLEWARE]
+
+
+@pytest.fixture(autouse=True)
+def responses_match_the_openapi_document(openapi_response_checks):
+    """Fails the test that received a response the OpenAPI document does not describe."""
+    openapi_validation.problems.clear()
+    yield
+    found = list(openapi_validation.problems)
+    openapi_validation.problems.clear()
+    if found:
+        pytest.fail("responses that do not match the OpenAPI document:\n" + "\n".join(found), pytrace=False)
 
 
 @pytest.fixture(autouse=True)

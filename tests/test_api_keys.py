@@ -1,4 +1,4 @@
-"""x-api-key on the secured path prefixes: primary and secondary accepted, anything else 401 with no body."""
+"""x-api-key on the secured path prefixes: primary and secondary accepted, anything else a 401 problem."""
 
 import pytest
 from django.http import JsonResponse
@@ -21,10 +21,10 @@ def test_primary_and_secondary_keys_are_accepted(client, key):
 
 
 @pytest.mark.parametrize("headers", [{}, {"x-api-key": ""}, {"x-api-key": "test-primary-api-ke"}, {"x-api-key": "x"}])
-def test_missing_or_wrong_key_is_refused_with_an_empty_body(client, headers):
+def test_missing_or_wrong_key_is_refused_with_a_problem_naming_the_header(client, headers):
     response = client.get("/event-dispatcher/probe", headers=headers)
     assert response.status_code == 401
-    assert response.content == b""
+    assert response.json()["detail"] == "A valid x-api-key header is required."
 
 
 def test_paths_outside_the_secured_prefixes_need_no_key(client):

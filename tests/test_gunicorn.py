@@ -1,30 +1,23 @@
-"""The real web server: gunicorn with our config serves health, the admin login page and its static files."""
+"""The real web server: gunicorn with our config serves health, the admin login page and its static files;
+instances on one machine do not share a control socket."""
 
-import subprocess
-import sys
 import time
 
 import pytest
 import requests
 
-from dispatcher_site.local_servers import free_port, stop, wait_for_port
+from dispatcher_site.local_servers import stop
+from tests.gunicorn_support import start_gunicorn
+from tests.receivers.conftest import wait_until
 
 pytestmark = pytest.mark.slow
 
 
 @pytest.fixture
 def gunicorn_url(subprocess_env):
-    port = free_port()
-    environment = {**subprocess_env, "GUNICORN_BIND": f"127.0.0.1:{port}", "GUNICORN_WORKERS": "1"}
-    process = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "-c", "dispatcher_site/gunicorn.conf.py", "dispatcher_site.wsgi"],
-        env=environment,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-    )
+    process, url = start_gunicorn(subprocess_env)
     try:
-        wait_for_port("127.0.0.1", port, process, timeout=30)
-        yield f"http://127.0.0.1:{port}"
+        yield url
     finally:
         stop(process)
 
@@ -48,3 +41,29 @@ def test_gunicorn_serves_readiness_admin_and_static_files(gunicorn_url):
     stylesheet = get(f"{gunicorn_url}/static/admin/css/base.css")
     assert stylesheet.status_code == 200
     assert "text/css" in stylesheet.headers["Content-Type"]
+
+
+def test_two_instances_on_one_machine_share_no_control_socket(subprocess_env, tmp_path):
+    """gunicorn's default control socket is one path per user, which each instance takes over."""
+    environment = {k: v for k, v in subprocess_env.items() if k != "XDG_RUNTIME_DIR"} | {"HOME": str(tmp_path)}
+    first, first_url = start_gunicorn(environment)
+    try:
+        second, second_url = start_gunicorn(environment)
+        try:
+            assert get(f"{first_url}/health/liveness").status_code == 200
+            assert get(f"{second_url}/health/liveness").status_code == 200
+            assert sorted(str(p.relative_to(tmp_path)) for p in tmp_path.rglob("*.ctl")) == []
+        finally:
+            stop(second)
+    finally:
+        stop(first)
+
+
+def test_a_configured_control_socket_belongs_to_its_instance(subprocess_env, tmp_path):
+    path = tmp_path / "web-1.ctl"
+    process, url = start_gunicorn({**subprocess_env, "GUNICORN_CONTROL_SOCKET": str(path)})
+    try:
+        get(f"{url}/health/liveness")
+        wait_until(lambda: path.is_socket(), "the control socket")
+    finally:
+        stop(process)

@@ -14,7 +14,6 @@ GET /event-dispatcher/transactions/<transactionId>
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from functools import wraps
 from typing import Any
@@ -22,6 +21,7 @@ from typing import Any
 from django.http import HttpRequest, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 
+from dispatcher_site.json_bodies import JsonTooDeep, parse_json
 from dispatcher_site.problems import problem
 from receivers.handlers import EventParsingError
 from transactions.events import parse_event
@@ -53,7 +53,9 @@ def allow_methods(*methods: str) -> Callable:
 @allow_methods("POST")
 def ingest_events(request: HttpRequest) -> JsonResponse:
     try:
-        items = json.loads(request.body)
+        items = parse_json(request.body)
+    except JsonTooDeep as error:
+        return problem(400, "Bad request", f"The body is not usable: {error}.")
     except (ValueError, UnicodeDecodeError):
         return problem(400, "Bad request", "The body is not valid JSON.")
     if not isinstance(items, list) or not items:

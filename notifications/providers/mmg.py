@@ -3,8 +3,7 @@
 Every MMG status maps to something: codes outside the table are `failed` (the reference's default).
 """
 
-import json
-
+from dispatcher_site.json_bodies import JsonTooDeep, parse_json
 from notifications.models import DELIVERED, FAILED, PERMANENT_FAILURE, TEMPORARY_FAILURE
 from notifications.providers import (
     STATISTICS_DELIVERED,
@@ -35,7 +34,9 @@ def outcome(status: str) -> ProviderOutcome:
 def parse_receipt(body: bytes) -> Receipt:
     # The reference answered a malformed body with 500; Part A §3 makes it a 400.
     try:
-        data = json.loads(body)
+        data = parse_json(body)
+    except JsonTooDeep as error:
+        raise CallbackAnswer(f"{CLIENT_NAME} callback failed: {error}") from None
     except ValueError:
         raise CallbackAnswer(f"{CLIENT_NAME} callback failed: invalid json") from None
     if not isinstance(data, dict):

@@ -1,5 +1,5 @@
 """Fixtures of the notifications tests: a service with keys and templates, notifications in any status,
-and a real UDP listener standing in for statsd."""
+a real UDP listener standing in for statsd, and an HTTPS stand-in for Amazon SNS that signs messages."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from django.test import override_settings
 from django.utils import timezone
 
 from notifications.models import EMAIL, FAILURE_STATUSES, SMS, ApiKey, DailyStatistics, Notification, Service, Template
+from tests.notifications.sns_support import TOPIC, SnsStandIn, certificate, new_key, pem, start_https_server
 from tests.statsd_support import StatsdListener
 
 STATSD_PREFIX = "dispatcher"
@@ -98,13 +99,31 @@ def ses_body(notification_type: str = "Delivery", message_id: str = "ses-message
         {
             "Type": "Notification",
             "MessageId": "8e83c020-1234-1234-1234-92a8ee9baa0a",
-            "TopicArn": "arn:aws:sns:eu-west-1:123456789012:ses_notifications",
+            "TopicArn": TOPIC,
             "Subject": None,
             "Message": json.dumps(event),
             "Timestamp": "2016-03-14T12:35:26.665Z",
-            "SignatureVersion": "1",
         }
     )
+
+
+@pytest.fixture(scope="session")
+def sns_https_server(tmp_path_factory):
+    """One loopback HTTPS server per session, its CA file, and the stand-in's signing key and certificate."""
+    server, ca_file = start_https_server(tmp_path_factory.mktemp("sns"))
+    key = new_key()
+    yield server, ca_file, key, pem(certificate("sns.test", key, "sns.test", key))
+    server.stop()
+
+
+@pytest.fixture
+def sns(sns_https_server, settings, monkeypatch) -> SnsStandIn:
+    """SNS on loopback: SNS_HOST_PATTERN allows 127.0.0.1, and `requests` trusts the test CA."""
+    server, ca_file, key, certificate_pem = sns_https_server
+    server.clear()
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(ca_file))
+    with override_settings(DISPATCHER=settings.DISPATCHER.replace(SNS_HOST_PATTERN=r"127\.0\.0\.1")):
+        yield SnsStandIn(server, key, certificate_pem)
 
 
 @pytest.fixture

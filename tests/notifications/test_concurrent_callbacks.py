@@ -31,14 +31,18 @@ SES_EVENTS = [
 ]
 
 
-def post_receipt(session: requests.Session, base_url: str, kind: str, target: str, code) -> int:
+def post_receipt(session: requests.Session, base_url: str, kind: str, target: str, code, sns) -> int:
     if kind == "firetext":
         response = session.post(f"{base_url}/notifications/sms/firetext", data={"status": code, "reference": target})
     elif kind == "mmg":
         response = session.post(f"{base_url}/notifications/sms/mmg", json={"status": code, "CID": target})
     else:
-        body = ses_body(
-            code["notification_type"], message_id=target, **{k: v for k, v in code.items() if k != "notification_type"}
+        body = sns.sign(
+            ses_body(
+                code["notification_type"],
+                message_id=target,
+                **{k: v for k, v in code.items() if k != "notification_type"},
+            )
         )
         response = session.post(
             f"{base_url}/notifications/email/ses", data=body, headers={"Content-Type": "text/plain"}
@@ -46,7 +50,7 @@ def post_receipt(session: requests.Session, base_url: str, kind: str, target: st
     return response.status_code
 
 
-def test_racing_receipts_count_each_notification_exactly_once(on_postgresql, live_server, make_notification):
+def test_racing_receipts_count_each_notification_exactly_once(on_postgresql, live_server, make_notification, sns):
     seed = random.randrange(2**32)
     print(f"receipt order seed: {seed}")  # shown when the test fails, to replay the same order
     shuffler = random.Random(seed)
@@ -62,7 +66,7 @@ def test_racing_receipts_count_each_notification_exactly_once(on_postgresql, liv
 
     def send(index_and_item):
         index, (kind, target, code) = index_and_item
-        return post_receipt(sessions[index % len(sessions)], live_server.url, kind, target, code)
+        return post_receipt(sessions[index % len(sessions)], live_server.url, kind, target, code, sns)
 
     with ThreadPoolExecutor(max_workers=12) as pool:
         codes = list(pool.map(send, enumerate(work)))

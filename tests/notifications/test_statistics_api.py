@@ -3,6 +3,7 @@
 import uuid
 from datetime import timedelta
 
+import pytest
 from django.utils import timezone
 
 from notifications.models import DailyStatistics
@@ -53,3 +54,10 @@ def test_the_operator_key_is_required(client, service):
 def test_a_service_without_statistics_has_an_empty_list(client, api_headers, service):
     DailyStatistics.objects.all().delete()
     assert client.get(url(service.id), headers=api_headers).json() == {"data": []}
+
+
+@pytest.mark.parametrize("days", ["-1", "36501", "100000000000000000000"])
+def test_limit_days_must_be_within_a_hundred_years(client, api_headers, service, days):
+    response = client.get(url(service.id, f"?limit_days={days}"), headers=api_headers)
+    assert response.status_code == 400
+    assert response.json() == {"result": "error", "message": {"limit_days": [f"{days} is not between 0 and 36500"]}}

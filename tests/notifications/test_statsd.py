@@ -106,9 +106,9 @@ def test_creating_a_notification_sends_the_dao_metric(client, api_key, sms_templ
     assert "POST.notifications.post_sms_notification.201" in names
 
 
-def test_ses_receipts_and_the_timeout_task_send_their_metrics(client, make_notification, statsd_listener):
+def test_ses_receipts_and_the_timeout_task_send_their_metrics(client, sns, make_notification, statsd_listener):
     make_notification(status="sending", notification_type="email", reference="ses-message-1")
-    client.post("/notifications/email/ses", ses_body(), content_type="text/plain")
+    client.post("/notifications/email/ses", sns.sign(ses_body()), content_type="text/plain")
     call_command("timeout_notifications")
     names = statsd_listener.names("c")
     assert "dao.update_notification_status_by_reference" in names

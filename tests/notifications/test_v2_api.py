@@ -265,6 +265,7 @@ class TestListing:
             ),
             ("template_type=letter", "template_type letter is not one of [sms, email]"),
             ("older_than=nope", "older_than is not a valid UUID"),
+            ("older_than=", "older_than is not a valid UUID"),
         ],
     )
     def test_bad_filters_are_400(self, client, api_key, query, message):

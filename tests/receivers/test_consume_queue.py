@@ -88,6 +88,35 @@ def test_sigterm_finishes_in_flight_messages_and_exits_zero(start_consumer):
     assert queue_length("probe") == 0
 
 
+@pytest.mark.parametrize(
+    "moment",
+    [r"\|\s+django\.", r"\|\s+receivers\.runtime$"],
+    ids=["while-django-loads", "when-the-command-is-loaded"],
+)
+def test_a_sigterm_during_start_up_exits_zero(start_consumer, moment):
+    """Python reports each import as it finishes (-X importtime), so the signal lands mid start-up: while
+    Django loads, or when the command's own module has loaded the runtime."""
+    consumer = start_consumer("probe", PYTHONPROFILEIMPORTTIME="1")
+    wait_until(lambda: re.search(moment, consumer.output, re.MULTILINE), f"an import matching {moment}")
+
+    consumer.signal(signal.SIGTERM)
+
+    assert consumer.wait() == 0, consumer.output[-2000:]
+    if "django" in moment:
+        assert "consuming probe" not in consumer.output
+
+
+def test_once_exits_non_zero_when_its_queue_cannot_be_read_at_all(start_consumer):
+    unreachable = local_servers.azurite_connection_string(free_port())
+
+    consumer = start_consumer(
+        "probe", "--once", QUEUE_TRANSIENT_CONNECTION_STRING=unreachable, QUEUE_DEADLETTER_CONNECTION_STRING=unreachable
+    )
+
+    assert consumer.wait() != 0
+    assert "could not read probe" in consumer.output
+
+
 def test_a_second_signal_exits_at_once_leaving_unfinished_messages_on_the_queue(start_consumer):
     for _ in range(3):
         send_probe({"record": True, "sleepSeconds": 30})

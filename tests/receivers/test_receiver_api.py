@@ -117,13 +117,19 @@ def test_a_command_records_which_api_key_sent_it(client, redis_client, key):
 
 @pytest.mark.parametrize("method", ["get", "post"])
 @pytest.mark.parametrize("headers", [{}, {"x-api-key": "wrong"}])
-def test_without_a_valid_api_key_the_answer_is_401_with_an_empty_body(client, method, headers):
+def test_without_a_valid_api_key_the_answer_is_a_401_problem(client, method, headers):
     url = STATUS_URL if method == "get" else COMMANDS_URL
 
     response = getattr(client, method)(url, headers=headers)
 
+    # The reference answered with an empty body; here every API error is JSON (issue 14).
     assert response.status_code == 401
-    assert response.content == b""
+    assert response["Content-Type"] == "application/problem+json"
+    assert response.json() == {
+        "title": "Unauthorized",
+        "status": 401,
+        "detail": "A valid x-api-key header is required.",
+    }
 
 
 def test_the_secondary_key_is_accepted(client, redis_client):

@@ -5,8 +5,10 @@ per queue, the controller thread (commands and statuses) and, when CONSUMER_HEAR
 heartbeat thread (`receivers.heartbeat`); wait, writing a summary now and then.
 The first SIGTERM/SIGINT stops receiving and lets in-flight messages finish (exit 0); meanwhile the
 process keeps reporting (DOWN, shutting down, messages in flight) and ignores START. A second signal
-exits at once, leaving unfinished messages on their queues for redelivery. With `--processes N` the
-command supervises N such processes instead (`receivers.supervisor`).
+exits at once, leaving unfinished messages on their queues for redelivery. One during start-up, before
+there is anything to finish, exits 0 at once (manage.py). `--once` exits 1 when a queue could not be
+read at all, so a drain that reached nothing does not pass for an empty queue. With `--processes N`
+the command supervises N such processes instead (`receivers.supervisor`).
 """
 
 from __future__ import annotations
@@ -98,6 +100,9 @@ class Command(BaseCommand):
         summary = self.consumer.totals.summary()
         logger.info("finished: %s", summary)
         self.stdout.write(f"finished: {summary}")
+        unread = [r.queue_key for r in self.consumer.receivers if r.failed_to_read and not r.read_queue]
+        if options["once"] and unread and not self.signals_received:
+            raise CommandError(f"--once could not read {', '.join(unread)}")
 
     def start_heartbeat(self, controller: ReceiverController, finished: threading.Event) -> None:
         path = settings.DISPATCHER.CONSUMER_HEARTBEAT_FILE
