@@ -68,9 +68,9 @@ class PersonalDataLogFilter(logging.Filter):
         record.msg = mask_text(record.getMessage())
         record.args = ()
         if record.exc_info:
-            # Formatted here, masked, and kept as exc_text: formatters print exc_text when exc_info is gone.
+            # Formatted here, masked, and kept as exc_text, which formatters print instead of formatting
+            # exc_info again (our JSON formatter too); exc_info stays for whoever inspects the record.
             record.exc_text = mask_text(logging.Formatter().formatException(record.exc_info))
-            record.exc_info = None
         elif record.exc_text:
             record.exc_text = mask_text(record.exc_text)
         if record.stack_info:

@@ -76,3 +76,15 @@ def test_the_receivers_page_shows_what_waits_in_the_outbox_and_what_was_refused(
     assert "not sent yet: <a" in outbox_paragraph
     assert '?state__exact=PENDING"><strong>1</strong>' in outbox_paragraph
     assert '?state__exact=REFUSED"><strong>1</strong>' in outbox_paragraph
+
+
+def test_the_dashboard_json_reports_the_outbox_for_alerting(queues, client, api_headers):
+    outbox = Outbox()
+    with outbox.decision():
+        outbox.send("refund", {"transactionId": "waiting"}, {"traceparent": TRACEPARENT})
+
+    figures = client.get("/event-dispatcher/console/dashboard", headers=api_headers).json()
+
+    assert figures["outbox"]["status"] == "UP"
+    assert figures["outbox"]["pending"] == 1
+    assert figures["outbox"]["refused"] == 0
