@@ -3,9 +3,11 @@ PYTHON ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
 POSTGRES_TEST_URL ?= postgres://postgres@127.0.0.1:5432/test
-# Local development: debug on, plain HTTP, a fixed operator API key for the receiver API.
+# Local development: debug on, plain HTTP, a fixed operator API key for the receiver API, and providers
+# whose variables are not set simulated (nothing leaves the machine without a provider account).
 RUN_ENV := DJANGO_DEBUG=true GUNICORN_BIND=127.0.0.1:8000 LOG_FORMAT=text \
-	SECURITY_API_KEYS_PRIMARY=$${SECURITY_API_KEYS_PRIMARY:-local-development-api-key}
+	SECURITY_API_KEYS_PRIMARY=$${SECURITY_API_KEYS_PRIMARY:-local-development-api-key} \
+	SIMULATE_UNCONFIGURED_PROVIDERS=$${SIMULATE_UNCONFIGURED_PROVIDERS:-true}
 
 .PHONY: run test test-sqlite test-postgres lint bench install clean screenshots
 
@@ -49,9 +51,11 @@ screenshots:
 	CONSOLE_SCREENSHOT_DIR=docs/screenshots $(BIN)/python -m pytest -q -p no:cacheprovider \
 		tests/browser/test_operator_console.py -k stuck_payment
 
+# Every benchmark (bench_django.py and expiration_seed.py are their helpers, not benchmarks).
+BENCHMARKS := consumer_throughput callbacks callback_middleware sending consumer_per_process
 bench:
 	$(MAKE) -j2 install
-	@for script in bench/*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done
+	@for name in $(BENCHMARKS); do echo "== bench/$$name.py"; $(BIN)/python bench/$$name.py || exit 1; done
 
 clean:
 	rm -rf $(VENV) node_modules var/db.sqlite3 var/test-db.sqlite3 var/azurite

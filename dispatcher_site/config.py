@@ -121,6 +121,39 @@ def cross_validate(values: Mapping[str, Any]) -> list[str]:
     problems += _npg_key_problems(values)
     problems += _redirect_shape_problems(values)
     problems += _time_zone_problems(values)
+    problems += _sending_problems(values)
+    return problems
+
+
+# Providers whose (connect + read) timeout a send claim must outlast.
+SENDING_PROVIDER_PREFIXES = ("FIRETEXT", "MMG", "SES")
+# The longest visibility delay the queue service accepts (7 days).
+_LONGEST_QUEUE_DELAY_SECONDS = 7 * 24 * 3600
+
+
+def _sending_problems(values: Mapping[str, Any]) -> list[str]:
+    """A send claim must outlast every provider call, and the retry schedule must fit on a queue."""
+    problems = []
+    claim = values.get("NOTIFICATION_SEND_CLAIM_SECONDS")
+    for prefix in SENDING_PROVIDER_PREFIXES:
+        timeouts = [values.get(f"{prefix}_CONNECTION_TIMEOUT"), values.get(f"{prefix}_READ_TIMEOUT")]
+        if claim is None or None in timeouts:
+            continue
+        if claim * 1000 <= sum(timeouts):
+            problems.append(
+                f"NOTIFICATION_SEND_CLAIM_SECONDS ({claim} s) must exceed {prefix}_CONNECTION_TIMEOUT + "
+                f"{prefix}_READ_TIMEOUT ({sum(timeouts)} ms)"
+            )
+    base, attempts = values.get("NOTIFICATION_SEND_RETRY_BASE_SECONDS"), values.get("NOTIFICATION_SEND_MAX_ATTEMPTS")
+    ttl = values.get("TRANSIENT_QUEUES_TTL_SECONDS")
+    if base and attempts and attempts > 1 and ttl:
+        longest = base * 2 ** (attempts - 2)
+        if longest > _LONGEST_QUEUE_DELAY_SECONDS or longest >= ttl:
+            problems.append(
+                f"the last send retry would wait {longest} s (NOTIFICATION_SEND_RETRY_BASE_SECONDS x 2^"
+                f"(NOTIFICATION_SEND_MAX_ATTEMPTS - 2)): more than 7 days or not shorter than "
+                "TRANSIENT_QUEUES_TTL_SECONDS"
+            )
     return problems
 
 

@@ -1,5 +1,6 @@
-"""Liveness (the process answers) and readiness (its database, Redis and queue service answer; the outbox
-backlog is reported beside them)."""
+"""Liveness (the process answers) and readiness (its database, Redis and queue service answer; what apps
+register is reported beside them: the receivers app its outbox backlog, the notifications app its
+providers)."""
 
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -7,11 +8,9 @@ from concurrent.futures import ThreadPoolExecutor
 import redis
 from azure.storage.queue import QueueServiceClient
 from django.conf import settings
-from django.db import DatabaseError, connection
+from django.db import connection
 from django.http import HttpRequest, JsonResponse
 from django.views.decorators.http import require_GET
-
-from receivers.relay import outbox_backlog
 
 
 def check_database() -> None:
@@ -77,26 +76,25 @@ def liveness(request: HttpRequest) -> JsonResponse:
     return JsonResponse({"status": "UP"})
 
 
-def outbox_status() -> dict[str, object]:
-    """The outbox backlog (spec Part A §11): DEGRADED when a row waits too long. It does not fail
-    readiness: web processes serve regardless, and consumers relay the rows."""
-    try:
-        return outbox_backlog().as_dict()
-    except DatabaseError as error:
-        return {"status": "UNKNOWN", "error": type(error).__name__}
-    finally:
-        connection.close()
+# Reports shown beside the checks, each under its own key; they describe and never fail readiness.
+# Apps add theirs with `register_readiness_report` when they start.
+READINESS_REPORTS: dict[str, Callable[[], dict[str, object]]] = {}
+
+
+def register_readiness_report(name: str, report: Callable[[], dict[str, object]]) -> None:
+    READINESS_REPORTS[name] = report
 
 
 @require_GET
 def readiness(request: HttpRequest) -> JsonResponse:
     # The checks run side by side so a slow dependency costs one timeout, not three.
-    with ThreadPoolExecutor(max_workers=len(READINESS_CHECKS) + 1) as pool:
+    with ThreadPoolExecutor(max_workers=len(READINESS_CHECKS) + len(READINESS_REPORTS)) as pool:
         futures = {name: pool.submit(_run_check, check) for name, check in READINESS_CHECKS.items()}
-        outbox = pool.submit(outbox_status)
+        reports = {name: pool.submit(report) for name, report in READINESS_REPORTS.items()}
     results = {name: future.result() for name, future in futures.items()}
     failed = sorted(name for name, result in results.items() if result != "up")
-    body = {"status": "DOWN" if failed else "UP", "checks": results, "outbox": outbox.result()}
+    body = {"status": "DOWN" if failed else "UP", "checks": results}
+    body |= {name: future.result() for name, future in reports.items()}
     if failed:
         body["failed"] = failed
     return JsonResponse(body, status=503 if failed else 200)

@@ -65,6 +65,16 @@ class PersonalDataLogFilter(logging.Filter):
     """Masks the formatted message, the exception and the stack of every record it sees."""
 
     def filter(self, record: logging.LogRecord) -> bool:
+        try:
+            self.mask(record)
+        except Exception:  # noqa: BLE001 - a log call must never raise into the code that logs
+            # A message that cannot be formatted (wrong arguments) is kept without its arguments, as
+            # `logging` itself would report it rather than raise; they may hold personal data.
+            record.msg, record.args = f"unformattable log message: {mask_text(str(record.msg))}", ()
+        return True
+
+    @staticmethod
+    def mask(record: logging.LogRecord) -> None:
         record.msg = mask_text(record.getMessage())
         record.args = ()
         if record.exc_info:
@@ -75,4 +85,3 @@ class PersonalDataLogFilter(logging.Filter):
             record.exc_text = mask_text(record.exc_text)
         if record.stack_info:
             record.stack_info = mask_text(record.stack_info)
-        return True

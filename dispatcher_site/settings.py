@@ -70,7 +70,9 @@ TEMPLATES = [
 def _database() -> dict:
     database = dict(DISPATCHER.DATABASE_URL)
     database["CONN_MAX_AGE"] = DISPATCHER.DATABASE_CONN_MAX_AGE
-    database["CONN_HEALTH_CHECKS"] = True
+    # No `SELECT 1` before each request or message: a connection that failed is closed after the error
+    # (Django does so at the end of a request that had one; consumers in `drop_failed_connection`).
+    database["CONN_HEALTH_CHECKS"] = False
     if database["ENGINE"] == "django.db.backends.sqlite3":
         # Consumers run as separate processes: tests need a file, not an in-memory database.
         database["TEST"] = {"NAME": str(BASE_DIR / "var" / "test-db.sqlite3")}

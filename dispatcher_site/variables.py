@@ -163,6 +163,18 @@ VARIABLES: list[Variable] = [
             "Dead-letter queue (on QUEUE_DEADLETTER_CONNECTION_STRING).",
         ),
         Variable(
+            "NOTIFICATIONS_SEND_SMS_QUEUE_NAME",
+            "str",
+            "notifications-send-sms-queue",
+            "Queue of SMS deliveries to providers (queue key send-sms).",
+        ),
+        Variable(
+            "NOTIFICATIONS_SEND_EMAIL_QUEUE_NAME",
+            "str",
+            "notifications-send-email-queue",
+            "Queue of e-mail deliveries to providers (queue key send-email).",
+        ),
+        Variable(
             "DIAGNOSTIC_PROBE_QUEUE_NAME",
             "str",
             "event-dispatcher-probe-queue",
@@ -380,6 +392,14 @@ VARIABLES: list[Variable] = [
     *_section(
         "Notifications",
         Variable(
+            "STATISTICS_COUNTER_SLOTS",
+            "int",
+            8,
+            "Rows a service's daily statistics are spread over, so concurrent receipts do not wait for one row.",
+            minimum=1,
+            maximum=64,
+        ),
+        Variable(
             "SENDING_NOTIFICATIONS_TIMEOUT_PERIOD",
             "int",
             259200,
@@ -406,6 +426,80 @@ VARIABLES: list[Variable] = [
             "SNS_CONNECTION_TIMEOUT", "int", 5000, "SNS certificate and SubscribeURL connect timeout, ms.", minimum=1
         ),
         Variable("SNS_READ_TIMEOUT", "int", 5000, "SNS certificate and SubscribeURL read timeout, ms.", minimum=1),
+    ),
+    *_section(
+        "Sending notifications",
+        Variable(
+            "NOTIFY_EMAIL_DOMAIN",
+            "str",
+            "notifications.localhost",
+            'Domain of every From address: "<service name>" <<local part of the service\'s email_from>@<domain>>; '
+            "SES must have it verified.",
+        ),
+        Variable(
+            "SMS_DEFAULT_SENDER",
+            "str",
+            "NOTIFY",
+            "SMS sender of services without their own (at most 11 characters).",
+        ),
+        Variable(
+            "NOTIFICATION_SEND_MAX_ATTEMPTS",
+            "int",
+            5,
+            "Provider attempts for one notification; after the last failed one it is technical-failure.",
+            minimum=1,
+            maximum=20,
+        ),
+        Variable(
+            "NOTIFICATION_SEND_RETRY_BASE_SECONDS",
+            "int",
+            30,
+            "Wait before the second attempt after a provider error; each later attempt waits twice as long.",
+            minimum=1,
+        ),
+        Variable(
+            "NOTIFICATION_SEND_CLAIM_SECONDS",
+            "int",
+            60,
+            "How long a consumer holds a notification it is sending; no other consumer sends it meanwhile "
+            "(longer than any provider's connect + read timeout).",
+            minimum=1,
+        ),
+        Variable(
+            "NOTIFICATION_SEND_NO_PROVIDER_WAIT_SECONDS",
+            "int",
+            60,
+            "When no provider of a notification's type is active, its delivery looks again after this.",
+            minimum=1,
+        ),
+        Variable(
+            "SIMULATE_UNCONFIGURED_PROVIDERS",
+            "bool",
+            False,
+            "Development only: a provider whose variables are not set is simulated as for a test key "
+            "(make run turns it on).",
+        ),
+        *_http_client("FIRETEXT", "Firetext SMS API", url_name="FIRETEXT_URL"),
+        Variable(
+            "FIRETEXT_API_KEY",
+            "str",
+            "",
+            "Firetext API key; Firetext is configured when URL and key are set.",
+            secret=True,
+        ),
+        *_http_client("MMG", "MMG SMS API", url_name="MMG_URL"),
+        Variable(
+            "MMG_USERNAME", "str", "", "MMG basic-auth user; MMG is configured when URL, user and password are set."
+        ),
+        Variable("MMG_PASSWORD", "str", "", "MMG basic-auth password.", secret=True),
+        Variable("SES_REGION", "str", "", "AWS region of SES (e.g. eu-west-1); SES is configured when it is set."),
+        Variable("SES_ENDPOINT_URL", "str", "", "SES endpoint; empty means AWS's own for the region."),
+        Variable(
+            "SES_ACCESS_KEY_ID", "str", "", "AWS access key id for SES; empty uses boto3's credential chain (roles)."
+        ),
+        Variable("SES_SECRET_ACCESS_KEY", "str", "", "AWS secret access key for SES.", secret=True),
+        Variable("SES_READ_TIMEOUT", "int", 10000, "SES read timeout, ms.", minimum=1),
+        Variable("SES_CONNECTION_TIMEOUT", "int", 10000, "SES connect timeout, ms.", minimum=1),
     ),
     *_section(
         "Observability",

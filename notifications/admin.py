@@ -26,6 +26,7 @@ from django.utils.html import format_html
 
 from dispatcher_site.admin import ReadOnlyAdmin, local_time
 from dispatcher_site.pii import mask_recipient
+from notifications import admin_providers  # noqa: F401 - registers the provider table's admin
 from notifications.models import (
     DELIVERED,
     EMAIL,
@@ -87,10 +88,10 @@ class ServiceAdmin(admin.ModelAdmin):
 
 @admin.register(ApiKey)
 class ApiKeyAdmin(admin.ModelAdmin):
-    list_display = ("name", "service", "created_at", "revoked_at")
-    list_filter = ("service",)
+    list_display = ("name", "service", "key_type", "created_at", "revoked_at")
+    list_filter = ("key_type", "service")
     search_fields = ("name", "service__name")
-    readonly_fields = ("id", "service", "name", "created_at", "revoked_at")
+    readonly_fields = ("id", "service", "name", "key_type", "created_at", "revoked_at")
     actions = ["revoke"]
 
     def has_add_permission(self, request):
@@ -241,9 +242,9 @@ def count_column(notification_type: str | None, outcome: str):
     column = DailyStatistics.counter(notification_type, outcome) if notification_type else None
     label = f"{'SMS' if notification_type == SMS else 'e-mails' if notification_type == EMAIL else 'all'} {outcome}"
 
-    @admin.display(description=label, ordering=column)
+    @admin.display(description=label, ordering=f"total_{column}" if column else None)
     def show(self, obj: DailyStatistics) -> str:
-        value = getattr(obj, column) if column else total(obj, outcome)
+        value = getattr(obj, f"total_{column}") if column else total(obj, outcome)
         return format_html('<a href="{}">{}</a>', notifications_url(obj, notification_type, outcome), value)
 
     show.__name__ = f"{notification_type or 'all'}_{outcome}"
@@ -251,7 +252,8 @@ def count_column(notification_type: str | None, outcome: str):
 
 
 def total(obj: DailyStatistics, outcome: str) -> int:
-    return getattr(obj, f"sms_{outcome}") + getattr(obj, f"emails_{outcome}")
+    """SMS and e-mails together, of the day's totals (`DailyStatistics.objects.with_day_totals()`)."""
+    return getattr(obj, f"total_sms_{outcome}") + getattr(obj, f"total_emails_{outcome}")
 
 
 @admin.register(DailyStatistics)
@@ -283,13 +285,17 @@ class DailyStatisticsAdmin(ReadOnlyAdmin):
     email_failed_link = count_column(EMAIL, "failed")
     all_requested_link = count_column(None, "requested")
 
+    def get_queryset(self, request):
+        # One line per service and day: its first slot, carrying the day's totals over every slot.
+        return super().get_queryset(request).with_day_totals()
+
     @admin.display(description="SMS failed %")
     def sms_failure_rate(self, obj: DailyStatistics) -> str:
-        return rate(obj.sms_failed, obj.sms_requested)
+        return rate(obj.total_sms_failed, obj.total_sms_requested)
 
     @admin.display(description="e-mails failed %")
     def email_failure_rate(self, obj: DailyStatistics) -> str:
-        return rate(obj.emails_failed, obj.emails_requested)
+        return rate(obj.total_emails_failed, obj.total_emails_requested)
 
     @admin.display(description="all failed %")
     def all_failure_rate(self, obj: DailyStatistics) -> str:
@@ -299,7 +305,8 @@ class DailyStatisticsAdmin(ReadOnlyAdmin):
         response = super().changelist_view(request, extra_context)
         changelist = getattr(response, "context_data", {}).get("cl")
         if changelist is not None:
-            sums = changelist.queryset.aggregate(**{name: Sum(name) for name in DailyStatistics.COUNTERS})
+            # The listed days' totals (each already summed over its slots), added up.
+            sums = changelist.queryset.aggregate(**{name: Sum(f"total_{name}") for name in DailyStatistics.COUNTERS})
             sums = {name: value or 0 for name, value in sums.items()}
             requested = sums["sms_requested"] + sums["emails_requested"]
             failed = sums["sms_failed"] + sums["emails_failed"]

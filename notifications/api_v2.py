@@ -1,7 +1,8 @@
 """The v2 API that GOV.UK Notify's official clients speak: send SMS and e-mail, read notifications.
 
 Errors use Notify's v2 format, `{"status_code": n, "errors": [{"error": <kind>, "message": <text>}]}`.
-A created notification stays `created`: handing it to a provider is the sending issue's job.
+A created notification is committed with its delivery message (`notifications.delivery`); the send
+queues' consumers hand it to a provider (`notifications.sending`).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from dispatcher_site.error_formats import ErrorFormat
 from dispatcher_site.json_bodies import JsonTooDeep, parse_json
-from notifications import dao
+from notifications import delivery
 from notifications.models import (
     EMAIL,
     FAILED,
@@ -135,7 +136,8 @@ def _is_uuid(value: object) -> bool:
 
 
 def template_for(api_key: ApiKey, template_id: str, notification_type: str):
-    template = api_key.service.templates.filter(id=template_id).first()
+    # Receipt templates are POST /emails's own (rendered from files), never offered here.
+    template = api_key.service.templates.filter(id=template_id, receipt_template_id="").first()
     if template is None:
         raise ApiError(400, "BadRequestError", "Template not found")
     if template.archived:
@@ -200,6 +202,8 @@ def serialize(request: HttpRequest, notification: Notification) -> dict:
         "sent_at": _timestamp(notification.sent_at),
         "completed_at": _timestamp(notification.updated_at) if final else None,
         "scheduled_for": None,
+        "is_cost_data_ready": notification.sent_at is not None,
+        "cost_details": {"billable_sms_fragments": notification.billable_units} if is_sms else {},
     }
 
 
@@ -210,7 +214,7 @@ def post_notification(request: HttpRequest, api_key: ApiKey, notification_type: 
     missing = template.missing_personalisation(personalisation)
     if missing:
         raise ApiError(400, "BadRequestError", f"Missing personalisation: {', '.join(missing)}")
-    notification = dao.create_notification(
+    notification = delivery.create_notification(
         template,
         to=data[RECIPIENT_FIELD[notification_type]].strip(),
         personalisation=personalisation,

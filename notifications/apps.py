@@ -12,3 +12,5 @@ class NotificationsConfig(AppConfig):
         register_error_format("/v2/", api_v2.ERROR_FORMAT)
         register_error_format("/notifications/", envelope.ERROR_FORMAT)
         register_error_format("/service/", envelope.ERROR_FORMAT)
+        # Registers the send queues and their handlers, and the providers' part of readiness.
+        from notifications import readiness, sending  # noqa: F401

@@ -47,11 +47,20 @@ def require_token(request: HttpRequest, provider: str, client_name: str, expecte
 
 
 def require_allowed_topic(envelope_data: dict) -> None:
-    allowed = settings.DISPATCHER.SES_CALLBACK_ALLOWED_TOPIC_ARNS
+    """Only our topics: an SNS signature proves that AWS sent the message, not that it is ours (anyone
+    can subscribe this URL to a topic of their own). Without a topic list or a callback token, SES
+    callbacks are refused unless debug is on (a development machine)."""
+    config = settings.DISPATCHER
+    allowed = config.SES_CALLBACK_ALLOWED_TOPIC_ARNS
     topic = envelope_data.get("TopicArn")
     if allowed and topic not in allowed:
         statsd_client().incr("callback.ses.unauthorised")
         raise CallbackAnswer(f"SES callback failed: topic {topic} not allowed", 403)
+    if not allowed and not config.SES_CALLBACK_TOKEN and not config.DJANGO_DEBUG:
+        statsd_client().incr("callback.ses.unauthorised")
+        raise CallbackAnswer(
+            "SES callback failed: no SES_CALLBACK_ALLOWED_TOPIC_ARNS or SES_CALLBACK_TOKEN configured", 403
+        )
 
 
 def require_sns_signature(envelope_data: dict) -> None:

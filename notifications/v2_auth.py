@@ -7,6 +7,7 @@ more than 30 seconds away from our clock is refused. Messages and status codes a
 
 from __future__ import annotations
 
+import hmac
 import time
 import uuid
 
@@ -87,3 +88,29 @@ def authenticate(request: HttpRequest) -> ApiKey:
             key.service = service
             return key
     raise AuthError("Invalid token: API key not found")
+
+
+def api_key_from_string(presented: str) -> ApiKey:
+    """The API key whose full string `<name>-<service id>-<secret>` was presented (POST /emails takes the
+    string itself, as the notifications service's subscription key); AuthError (401/403) otherwise."""
+    if not presented:
+        raise AuthError("Unauthorized: subscription key must be provided", 401)
+    # The name may hold dashes; the service id and the secret are the last two UUIDs.
+    service_part, secret = presented[-73:-37], presented[-36:]
+    try:
+        service_id = uuid.UUID(service_part)
+    except ValueError:
+        raise AuthError("Invalid subscription key", 401) from None
+    service = Service.objects.filter(id=service_id).first()
+    if service is None or presented[-74:-73] != "-" or presented[-37:-36] != "-":
+        raise AuthError("Invalid subscription key", 401)
+    name = presented[:-74]
+    for key in ApiKey.objects.filter(service=service, name=name):
+        if hmac.compare_digest(key.secret.encode(), secret.encode()):
+            if key.revoked:
+                raise AuthError("Invalid subscription key: API key revoked")
+            if not service.active:
+                raise AuthError("Invalid subscription key: service is archived")
+            key.service = service
+            return key
+    raise AuthError("Invalid subscription key", 401)

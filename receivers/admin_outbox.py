@@ -14,6 +14,7 @@ from django.utils import timezone
 from django.utils.html import format_html
 
 from dispatcher_site.admin import ReadOnlyAdmin
+from dispatcher_site.pii import mask_text
 from receivers.models import OutboxMessage
 
 
@@ -54,7 +55,7 @@ class OutboxMessageAdmin(ReadOnlyAdmin):
 
     @admin.display(description="text")
     def text_pretty(self, obj: OutboxMessage) -> str:
-        return format_html('<pre style="white-space: pre-wrap">{}</pre>', obj.text)
+        return format_html('<pre style="white-space: pre-wrap">{}</pre>', mask_text(obj.text))
 
     @admin.action(description="Send refused rows again", permissions=["send_again"])
     def send_again(self, request: HttpRequest, queryset) -> None:

@@ -60,16 +60,22 @@ def read_backlog(key: str) -> QueueBacklog:
 def read_backlogs(keys: list[str] | None = None) -> dict[str, QueueBacklog]:
     """Every queue's figures (all registered queues when `keys` is None), read in parallel."""
     keys = list(QUEUES) if keys is None else keys
-    pool = ThreadPoolExecutor(max_workers=min(8, max(len(keys), 1)), thread_name_prefix="backlog")
+    # One thread per queue: a slow queue service costs one time limit, and no read waits in line.
+    pool = ThreadPoolExecutor(max_workers=max(len(keys), 1), thread_name_prefix="backlog")
     futures = {key: pool.submit(read_backlog, key) for key in keys}
     wait(futures.values(), timeout=READ_LIMIT_SECONDS)
     pool.shutdown(wait=False, cancel_futures=True)
-    return {
-        key: future.result()
-        if future.done()
-        else QueueBacklog(key, QUEUES[key].name, error=f"no answer within {READ_LIMIT_SECONDS:g} s")
-        for key, future in futures.items()
-    }
+    return {key: _answer(key, future) for key, future in futures.items()}
+
+
+def _answer(key: str, future) -> QueueBacklog:
+    """What a read gave; a read cut off by the time limit, or failing otherwise, is an `error`."""
+    if not future.done() or future.cancelled():
+        return QueueBacklog(key, QUEUES[key].name, error=f"no answer within {READ_LIMIT_SECONDS:g} s")
+    try:
+        return future.result()
+    except Exception as error:  # noqa: BLE001 - a page of figures shows what one queue's read raised
+        return QueueBacklog(key, QUEUES[key].name, error=f"{type(error).__name__}: {error}")
 
 
 def peek(key: str, count: int = 32) -> list[PeekedMessage]:

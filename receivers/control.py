@@ -115,7 +115,7 @@ def read_statuses(version: str | None = None) -> list[dict[str, Any]]:
         texts = connection.mget(keys) if keys else []
     finally:
         connection.close()
-    documents = [document for document in map(_status_document, texts) if document is not None]
+    documents = [document for document in map(parse_status_document, texts) if document is not None]
     return [d for d in documents if version is None or d.get("version") == version]
 
 
@@ -127,7 +127,7 @@ def read_last_seen() -> list[dict[str, Any]]:
         documents, expired = [], []
         oldest = timezone.now().timestamp() - LAST_SEEN_KEEP_SECONDS
         for instance_id, text in entries.items():
-            document = _status_document(text)
+            document = parse_status_document(text)
             queried_at = queried_at_of(document)
             if document is None or queried_at is None or queried_at.timestamp() < oldest:
                 expired.append(instance_id)
@@ -148,7 +148,7 @@ def queried_at_of(document: dict[str, Any] | None) -> datetime | None:
         return None
 
 
-def _status_document(text: str | None) -> dict[str, Any] | None:
+def parse_status_document(text: str | None) -> dict[str, Any] | None:
     """A status key's document, or None when it expired meanwhile or is not a JSON object."""
     if not text:
         return None

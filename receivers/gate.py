@@ -22,14 +22,13 @@ The gate judges each instance from its status key (`receivers.control`), never f
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from typing import Any
 
 import redis
 from django.conf import settings
 
-from receivers.control import STATUS_KEY_PREFIX, redis_connection
+from receivers.control import STATUS_KEY_PREFIX, parse_status_document, redis_connection
 
 # A key not refreshed for this much longer than two report intervals belongs to a process that is gone.
 STALE_MARGIN_SECONDS = 5.0
@@ -129,12 +128,7 @@ def read_instances(version: str) -> list[Instance]:
 
 def _document(text: str | None) -> dict[str, Any] | None:
     """A status document with a list of receivers, or None (expired meanwhile, or not one of ours)."""
-    if not text:
-        return None
-    try:
-        document = json.loads(text)
-    except ValueError:
-        return None
-    if not isinstance(document, dict) or not isinstance(document.get("receiverStatuses"), list):
+    document = parse_status_document(text)
+    if document is None or not isinstance(document.get("receiverStatuses"), list):
         return None
     return document

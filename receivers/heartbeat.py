@@ -44,6 +44,15 @@ def write_heartbeat(path: Path, document: dict[str, Any]) -> None:
         raise
 
 
+def heartbeat_files(path: Path) -> list[Path]:
+    """The file itself, or the files of the children of `consume_queue --processes N` (`<file>.N`)."""
+    children = sorted(
+        (child for child in path.parent.glob(f"{path.name}.*") if child.suffix[1:].isdigit()),
+        key=lambda child: int(child.suffix[1:]),
+    )
+    return children if children and not path.exists() else [path]
+
+
 def read_heartbeat(path: Path) -> dict[str, Any] | None:
     """The last heartbeat document, or None when there is none or it is not a JSON object."""
     try:

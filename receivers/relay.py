@@ -70,14 +70,19 @@ def relay_rows(row_ids: Iterable[uuid.UUID]) -> None:
     if not ids:
         return
     rows = {row.id: row for row in OutboxMessage.objects.filter(pk__in=ids, state=State.PENDING)}
-    send_and_mark([rows[row_id] for row_id in ids if row_id in rows])
+    # Rows of a decision are the deciding process's until their grace period ends, then the sweep's.
+    send_and_mark([rows[row_id] for row_id in ids if row_id in rows], within_grace=True)
 
 
-def send_and_mark(rows: list[OutboxMessage]) -> int:
-    """Send rows, mark the sent ones SENT at once; the number sent."""
+def send_and_mark(rows: list[OutboxMessage], within_grace: bool = False) -> int:
+    """Send rows, mark the sent ones SENT at once; the number sent. `within_grace`: rows not claimed,
+    sent only while their grace period lasts (after it, the relay sweep may have claimed them)."""
     sent: list[uuid.UUID] = []
     try:
         for row in rows:
+            if within_grace and timezone.now() >= row.available_at:
+                logger.warning("outbox row %s left to the relay sweep: its grace period is over", row.id)
+                break
             try:
                 send_row(row)
             except Outage as outage:
@@ -253,6 +258,17 @@ def outbox_backlog() -> OutboxBacklog:
     return OutboxBacklog(pending.count(), max(age, 0.0), refused)
 
 
+def outbox_status() -> dict[str, object]:
+    """The backlog for readiness: DEGRADED when a row waits too long. It does not fail readiness: web
+    processes serve regardless, and consumers relay the rows."""
+    try:
+        return outbox_backlog().as_dict()
+    except db.DatabaseError as error:
+        return {"status": "UNKNOWN", "error": type(error).__name__}
+    finally:
+        db.connection.close()  # a readiness pool thread's own connection
+
+
 def report_backlog() -> OutboxBacklog:
     backlog = outbox_backlog()
     stats = statsd_client()
@@ -277,9 +293,10 @@ class OutboxRelay:
             passes += 1
 
     def pass_once(self, prune_now: bool = False) -> None:
-        """Relay, maybe prune, report; a failure is logged and the next pass tries again."""
-        db.close_old_connections()
+        """Relay, maybe prune, report; a failure is logged and the next pass tries again (the thread
+        must outlive a database or queue outage)."""
         try:
+            db.close_old_connections()
             while relay_due_rows() == settings.DISPATCHER.OUTBOX_RELAY_BATCH_SIZE and not self.stopped.is_set():
                 pass  # a full batch: more may be due
             if prune_now:
@@ -290,4 +307,7 @@ class OutboxRelay:
         except Exception:
             logger.exception("outbox relay pass failed; trying again in the next one")
         finally:
-            db.close_old_connections()
+            try:
+                db.close_old_connections()
+            except Exception:
+                logger.exception("outbox relay could not close its database connection")

@@ -27,6 +27,8 @@ logger = logging.getLogger(__name__)
 
 # Longest wait before a crashed receiver loop runs again, in seconds.
 MAX_RESTART_DELAY = 60.0
+# How long closing waits for the relay sweep's pass in progress: a queue send takes at most 35 s.
+RELAY_JOIN_SECONDS = 40.0
 
 
 @dataclass(frozen=True)
@@ -175,9 +177,10 @@ class Receiver:
                 return
             except Exception:
                 self.crashed = True
-                logger.exception("receiver of %s crashed; restarting in %.1f s", self.queue_key, delay)
                 if self.consumer.options.once:
-                    raise
+                    logger.exception("receiver of %s crashed; --once does not restart it", self.queue_key)
+                    return  # `crashed` stays set: the command exits 1
+                logger.exception("receiver of %s crashed; restarting in %.1f s", self.queue_key, delay)
             if time.monotonic() - started > MAX_RESTART_DELAY:
                 delay = max(self.consumer.options.poll_interval, 0.1)  # it had been running fine for a while
             if self.consumer.shutdown.wait(timeout=delay):
@@ -186,7 +189,9 @@ class Receiver:
             self.crashed = False
 
     def loop(self) -> None:
-        """Steps: wait while stopped; wait for room; receive a batch onto the pool; back off when idle."""
+        """Steps: wait while stopped; wait for room; still running? receive a batch onto the pool; back off
+        when idle. The room is taken before the last running check, so a receive never starts unseen by
+        `in_flight()` after a STOP was applied."""
         consumer = self.consumer
         idle_wait = consumer.options.poll_interval
         while not consumer.shutdown.is_set():
@@ -203,6 +208,11 @@ class Receiver:
                 consumer.shutdown.wait(timeout=consumer.options.poll_interval)
             room = consumer.budget.reserve(consumer.options.batch_size)
             if room == 0:
+                continue
+            if not self.running.is_set() or consumer.shutdown.is_set():
+                # STOP (or SIGTERM) came while waiting for room: the room held counted as in flight, so
+                # whoever waits for "stopped, nothing in flight" (the deploy gate) waited for this check.
+                consumer.budget.release(room)
                 continue
             received = self.poll_once(room)
             if received is None or received == 0:
@@ -305,7 +315,10 @@ class Consumer:
             receiver.thread.join(timeout)
 
     def close(self) -> None:
-        """Wait for in-flight messages, then release the pool; with --once, relay what is due once."""
+        """Wait for in-flight messages and the relay sweep's current pass (a send cut off before its row
+        is marked would be sent again), release the pool; with --once, relay what is due once."""
         self.pool.shutdown(wait=True)
+        if self.relay.thread.is_alive():
+            self.relay.thread.join(timeout=RELAY_JOIN_SECONDS)
         if self.options.once:
             self.relay.pass_once()

@@ -8,7 +8,9 @@ gunicorn's arbiter do, so one command uses every core (a consumer process is GIL
    with `--once`, children are not restarted and the supervisor exits with the worst exit code;
 3. SIGTERM/SIGINT is passed on to every child, which drains and exits; the supervisor waits for
    them and exits 0. A second signal kills the children at once (their messages come back after
-   their lease).
+   their lease) and the supervisor exits 1;
+4. with CONSUMER_HEARTBEAT_FILE set, child N writes `<file>.N`; `manage.py consumer_alive` checks
+   every one of them.
 """
 
 from __future__ import annotations
@@ -25,8 +27,14 @@ from dataclasses import dataclass, field
 logger = logging.getLogger(__name__)
 
 FIRST_RESTART_DELAY = 1.0
+POLL_SECONDS = 0.2
 MAX_RESTART_DELAY = 60.0
 HEALTHY_AFTER_SECONDS = 60.0
+
+
+def child_heartbeat_file(heartbeat_file: str, number: int) -> str:
+    """Child `number`'s heartbeat file: CONSUMER_HEARTBEAT_FILE with `.<number>` appended."""
+    return f"{heartbeat_file}.{number}"
 
 
 def child_arguments(argv: list[str]) -> list[str]:
@@ -57,10 +65,11 @@ class Child:
 class Supervisor:
     """Runs and watches the children (see the module docstring)."""
 
-    def __init__(self, count: int, command: list[str], once: bool):
+    def __init__(self, count: int, command: list[str], once: bool, heartbeat_file: str = ""):
         self.count = count
         self.command = command
         self.once = once
+        self.heartbeat_file = heartbeat_file
         self.stopping = threading.Event()
         self.signals = 0
         self.children: dict[int, Child] = {}
@@ -82,11 +91,17 @@ class Supervisor:
                     del self.children[number]
                     self.plan_restart(child, code)
             self.start_due_restarts()
-            self.stopping.wait(timeout=0.2)
+            time.sleep(POLL_SECONDS)  # not stopping.wait(): once stopping, it would return at once and spin
+        if self.signals > 1:
+            return 1  # the children were killed, as a single process exits after a second signal
         return worst if self.once else 0
 
     def start(self, number: int, next_delay: float) -> Child:
-        process = subprocess.Popen(self.command, env={**os.environ, "CONSUMER_PROCESS_NUMBER": str(number)})
+        environment = dict(os.environ)
+        if self.heartbeat_file:
+            # One heartbeat file per child, so one child's crash is not hidden by another's heartbeat.
+            environment["CONSUMER_HEARTBEAT_FILE"] = child_heartbeat_file(self.heartbeat_file, number)
+        process = subprocess.Popen(self.command, env=environment)
         return Child(number, process, restart_delay=next_delay)
 
     def plan_restart(self, child: Child, code: int) -> None:
@@ -116,7 +131,7 @@ class Supervisor:
             logger.info("signal %s: consumer processes drain and exit", signal.Signals(signum).name)
 
 
-def supervise(count: int, once: bool) -> int:
+def supervise(count: int, once: bool, heartbeat_file: str = "") -> int:
     """Run `count` children of the current `manage.py consume_queue` command line."""
     command = [sys.executable, os.path.abspath(sys.argv[0]), *child_arguments(sys.argv[1:])]
-    return Supervisor(count, command, once).run()
+    return Supervisor(count, command, once, heartbeat_file).run()

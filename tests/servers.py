@@ -22,6 +22,8 @@ TEST_ENVIRONMENT = {
     "DJANGO_SECURE_SSL_REDIRECT": "false",
     "DJANGO_ALLOWED_HOSTS": "testserver,localhost,127.0.0.1",
     "LOG_LEVEL": "WARNING",
+    # SES callbacks are refused without a topic list (or a token) when debug is off: the tests' topic.
+    "SES_CALLBACK_ALLOWED_TOPIC_ARNS": "arn:aws:sns:eu-west-1:123456789012:ses_notifications",
 }
 
 

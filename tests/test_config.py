@@ -102,3 +102,22 @@ def test_config_is_read_only_and_replace_checks_names():
 def test_variable_names_are_unique():
     names = [variable.name for variable in VARIABLES]
     assert len(names) == len(set(names))
+
+
+def test_a_send_claim_must_outlast_every_provider_call():
+    problems = problems_for({**DEVELOPMENT, "NOTIFICATION_SEND_CLAIM_SECONDS": "21", "MMG_READ_TIMEOUT": "12000"})
+    assert problems == [
+        "NOTIFICATION_SEND_CLAIM_SECONDS (21 s) must exceed MMG_CONNECTION_TIMEOUT + MMG_READ_TIMEOUT (22000 ms)"
+    ]
+    assert load_config({**DEVELOPMENT, "NOTIFICATION_SEND_CLAIM_SECONDS": "23", "MMG_READ_TIMEOUT": "12000"})
+
+
+def test_the_send_retry_schedule_must_fit_on_a_queue():
+    environment = {
+        **DEVELOPMENT,
+        "NOTIFICATION_SEND_RETRY_BASE_SECONDS": "3600",
+        "NOTIFICATION_SEND_MAX_ATTEMPTS": "10",
+    }
+    [problem] = problems_for(environment)
+    assert problem.startswith("the last send retry would wait 921600 s")
+    assert load_config({**environment, "NOTIFICATION_SEND_MAX_ATTEMPTS": "6"})

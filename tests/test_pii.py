@@ -103,6 +103,13 @@ def test_a_log_line_masks_the_exception_it_carries():
     assert "jane@example.com" not in json.dumps(line)
 
 
+def test_a_log_call_with_wrong_arguments_never_raises_into_the_caller_and_leaks_nothing():
+    line = json_log_line(lambda logger: logger.warning("%d receipts for", "jane@example.com"))
+
+    assert line["message"].startswith("unformattable log message: %d receipts for")
+    assert "jane@example.com" not in json.dumps(line)
+
+
 def test_the_service_logs_through_the_filter(settings):
     assert "personal_data" in settings.LOGGING["handlers"]["stdout"]["filters"]
 

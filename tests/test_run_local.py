@@ -26,12 +26,11 @@ def wait_for_readiness(url: str, process: subprocess.Popen, timeout: float = 60)
     raise AssertionError(f"{url} not ready within {timeout}s")
 
 
-def test_run_local_serves_readiness_and_admin_then_stops_everything_on_ctrl_c(manage_py, tmp_path, settings):
-    web_port, azurite_port = free_port(), free_port()
-    environment = {
+def local_environment(database: str, web_port: int, azurite_port: int, settings) -> dict[str, str]:
+    """What run_local needs beside the defaults: its own SQLite file, ports, and the tests' Redis."""
+    return {
         "PATH": "/usr/bin:/bin",
-        "DJANGO_DEBUG": "true",
-        "DATABASE_URL": f"sqlite:///{tmp_path / 'run-local.sqlite3'}",
+        "DATABASE_URL": f"sqlite:///{database}",
         "GUNICORN_BIND": f"127.0.0.1:{web_port}",
         "GUNICORN_WORKERS": "1",
         "QUEUE_TRANSIENT_CONNECTION_STRING": azurite_connection_string(azurite_port),
@@ -40,13 +39,25 @@ def test_run_local_serves_readiness_and_admin_then_stops_everything_on_ctrl_c(ma
         "REDIS_PORT": str(settings.DISPATCHER.REDIS_PORT),
         "REDIS_DB": str(settings.DISPATCHER.REDIS_DB),
     }
-    process = subprocess.Popen(
-        [*manage_py, "run_local", "--data-dir", str(tmp_path / "azurite")],
+
+
+def start_run_local(manage_py: list[str], environment: dict[str, str], azurite_dir) -> subprocess.Popen:
+    return subprocess.Popen(
+        [*manage_py, "run_local", "--data-dir", str(azurite_dir)],
         env=environment,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
     )
+
+
+def test_run_local_serves_readiness_and_admin_then_stops_everything_on_ctrl_c(manage_py, tmp_path, settings):
+    web_port, azurite_port = free_port(), free_port()
+    environment = {
+        **local_environment(tmp_path / "run-local.sqlite3", web_port, azurite_port, settings),
+        "DJANGO_DEBUG": "true",
+    }
+    process = start_run_local(manage_py, environment, tmp_path / "azurite")
     try:
         readiness = wait_for_readiness(f"http://127.0.0.1:{web_port}/health/readiness", process)
         assert readiness.json()["status"] == "UP"

@@ -100,12 +100,7 @@ def timeouts() -> tuple[float, float]:
 @functools.lru_cache(maxsize=CACHED_CERTIFICATES)
 def signing_key(url: str) -> rsa.RSAPublicKey:
     """Step 3; failures are not cached, so the next message tries again."""
-    try:
-        response = _session.get(url, timeout=timeouts(), allow_redirects=False)
-    except requests.RequestException as error:
-        raise CertificateUnavailable(f"cannot fetch {url}: {type(error).__name__}") from None
-    if response.status_code != 200:
-        raise CertificateUnavailable(f"cannot fetch {url}: HTTP {response.status_code}")
+    response = _get(url, CertificateUnavailable, f"cannot fetch {url}")
     try:
         key = x509.load_pem_x509_certificate(response.content).public_key()
     except ValueError:
@@ -135,9 +130,15 @@ def verify(envelope: dict) -> None:
 def confirm_subscription(envelope: dict) -> None:
     """GET the SubscribeURL of a verified SubscriptionConfirmation."""
     url = require_sns_url(envelope.get("SubscribeURL"), "SubscribeURL")
+    _get(url, SubscriptionNotConfirmed, "cannot reach SubscribeURL")
+
+
+def _get(url: str, failure: type[Exception], what: str) -> requests.Response:
+    """GET an SNS URL (no redirects); `failure(what: reason)` unless it answers 200."""
     try:
         response = _session.get(url, timeout=timeouts(), allow_redirects=False)
     except requests.RequestException as error:
-        raise SubscriptionNotConfirmed(f"cannot reach SubscribeURL: {type(error).__name__}") from None
+        raise failure(f"{what}: {type(error).__name__}") from None
     if response.status_code != 200:
-        raise SubscriptionNotConfirmed(f"SubscribeURL answered HTTP {response.status_code}")
+        raise failure(f"{what}: HTTP {response.status_code}")
+    return response

@@ -34,7 +34,10 @@ pytestmark = pytest.mark.parametrize("overlay", OVERLAYS)
 
 # Queues a person waits on keep one consumer running; retry queues (every message there was delayed on
 # purpose) and the operators' queues scale to zero.
-LATENCY_SENSITIVE = {"close-payment", "authorization-requested", "expiration", "refund", "notifications"}
+LATENCY_SENSITIVE = {"close-payment", "authorization-requested", "expiration", "refund", "notifications"} | {
+    "send-sms",
+    "send-email",
+}
 SCALE_TO_ZERO = {"close-payment-retry", "refund-retry", "notifications-retry", "authorization-outcome-waiting"} | {
     "dead-letter",
     "probe",
@@ -58,6 +61,8 @@ HANDLER_CALLS = {
     "notifications-retry": ["PERSONAL_DATA_VAULT", "NOTIFICATIONS_SERVICE", "NPG"],
     "authorization-requested": ["USER_STATS"],
     "authorization-outcome-waiting": ["NPG", "TRANSACTIONS_SERVICE"],
+    "send-sms": [("FIRETEXT", "MMG")],  # one provider call per delivery message (a failover is a new message)
+    "send-email": ["SES"],
     "dead-letter": [],
     "probe": [],
 }

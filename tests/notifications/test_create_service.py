@@ -13,7 +13,7 @@ def create(capsys, *args) -> dict:
     return json.loads(capsys.readouterr().out)
 
 
-def test_a_service_with_a_key_and_both_templates(db, capsys):
+def test_a_service_with_a_normal_key_a_test_key_and_both_templates(db, capsys):
     result = create(
         capsys,
         "Demo",
@@ -31,7 +31,11 @@ def test_a_service_with_a_key_and_both_templates(db, capsys):
     assert service.reply_to_email_address == "help@example.com"
     assert service.email_from == "demo@notifications.localhost"
     assert result["api_key"][-73:-37] == result["service_id"]
-    assert ApiKey.objects.get(service=service).secret == result["api_key"][-36:]
+    assert result["test_api_key"][-73:-37] == result["service_id"]
+    keys = {key.key_type: key for key in ApiKey.objects.filter(service=service)}
+    assert keys["normal"].secret == result["api_key"][-36:]
+    assert keys["test"].secret == result["test_api_key"][-36:]
+    assert result["test_api_key"].startswith("test-")
     types = {t["type"]: t for t in result["templates"]}
     assert Template.objects.get(id=types["sms"]["id"]).content == "Code ((code))"
     email = Template.objects.get(id=types["email"]["id"])
@@ -40,8 +44,8 @@ def test_a_service_with_a_key_and_both_templates(db, capsys):
 
 def test_the_secret_is_not_stored_in_clear(db, capsys):
     result = create(capsys, "Demo")
-    secret = result["api_key"][-36:]
-    assert secret not in ApiKey.objects.get().encrypted_secret
+    for key_string in (result["api_key"], result["test_api_key"]):
+        assert not ApiKey.objects.filter(encrypted_secret__contains=key_string[-36:]).exists()
     assert result["templates"] == []
 
 

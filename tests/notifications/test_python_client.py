@@ -1,10 +1,13 @@
 """GOV.UK Notify's official `notifications-python-client`, unchanged, against our v2 API on a live server."""
 
 import pytest
+import requests
 from notifications_python_client import NotificationsAPIClient
 from notifications_python_client.errors import HTTPError
 
 from notifications.models import Notification
+from tests.notifications.conftest import ses_body
+from tests.receivers.conftest import wait_until
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -52,3 +55,37 @@ def test_a_revoked_key_is_refused_to_the_official_client(notify, service):
         notify.get_all_notifications()
     assert raised.value.status_code == 403
     assert raised.value.message == [{"error": "AuthError", "message": "Invalid token: API key revoked"}]
+
+
+@pytest.mark.slow
+def test_the_official_client_follows_an_sms_and_an_email_to_delivered(
+    sns, notify, live_server, sms_template, email_template, sms_providers, ses, send_queues, start_sender
+):
+    sms_providers.expect_request("/firetext").respond_with_json({"code": 0, "description": "queued"})
+    sms = notify.send_sms_notification("07700900123", str(sms_template.id), {"name": "Ada", "code": "1"})
+    email = notify.send_email_notification("ada@example.com", str(email_template.id), {"name": "Ada"})
+    assert notify.get_notification_by_id(sms["id"])["status"] == "created"
+    sender = start_sender()
+
+    def status(notification: dict) -> str:
+        return notify.get_notification_by_id(notification["id"])["status"]
+
+    wait_until(lambda: status(sms) == "sending" and status(email) == "sending", f"both sent\n{sender.output}")
+    requests.post(
+        f"{live_server.url}/notifications/sms/firetext", data={"status": "0", "reference": sms["id"]}, timeout=10
+    )
+    [accepted] = ses.messages()
+    requests.post(
+        f"{live_server.url}/notifications/email/ses", data=sns.sign(ses_body(message_id=accepted["id"])), timeout=10
+    )
+
+    fetched_sms, fetched_email = (notify.get_notification_by_id(n["id"]) for n in (sms, email))
+    assert (fetched_sms["status"], fetched_email["status"]) == ("delivered", "delivered")
+    for fetched in (fetched_sms, fetched_email):
+        assert fetched["sent_at"] is not None
+        assert fetched["completed_at"] >= fetched["sent_at"] >= fetched["created_at"]
+        assert fetched["is_cost_data_ready"] is True
+    assert fetched_sms["cost_details"] == {"billable_sms_fragments": 1}
+    assert fetched_email["cost_details"] == {}
+    delivered = notify.get_all_notifications(status="delivered")["notifications"]
+    assert sorted(n["id"] for n in delivered) == sorted([sms["id"], email["id"]])

@@ -135,6 +135,21 @@ class TestCredentials:
         assert refused.json()["message"] == "SES callback failed: unauthorised"
         assert accepted.status_code == 200
 
+    def test_a_genuinely_signed_message_of_any_topic_is_refused_without_a_topic_list(
+        self, client, sns, email_sent, settings
+    ):
+        """An SNS signature proves AWS sent it, not that the topic is ours: someone else's topic would do."""
+        someone_elses = sns.sign(ses_body().replace("123456789012:ses_notifications", "999999999999:theirs"))
+        with override_settings(DISPATCHER=settings.DISPATCHER.replace(SES_CALLBACK_ALLOWED_TOPIC_ARNS=[])):
+            refused = post(client, someone_elses)
+            with override_settings(DISPATCHER=settings.DISPATCHER.replace(DJANGO_DEBUG=True)):
+                on_a_development_machine = post(client, sns.sign(ses_body()))
+        assert refused.status_code == 403
+        assert "SES_CALLBACK_ALLOWED_TOPIC_ARNS" in refused.json()["message"]
+        assert on_a_development_machine.status_code == 200
+        email_sent.refresh_from_db()
+        assert email_sent.status == "delivered", "only the development machine's receipt was applied"
+
     def test_only_allowed_topics_are_accepted_when_a_list_is_set(self, client, sns, email_sent, settings):
         allowed = "arn:aws:sns:eu-west-1:123456789012:ses_notifications"
         other = sns.sign(ses_body().replace(allowed, "arn:aws:sns:eu-west-1:999:other"))

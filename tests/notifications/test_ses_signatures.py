@@ -67,11 +67,15 @@ def test_an_unsigned_message_is_refused(client, sns, email_sent, statsd_listener
     ],
     ids=["message-changed", "topic-changed", "signature-garbled", "version-unknown", "version-swapped", "type"],
 )
-def test_a_message_changed_after_signing_is_refused(client, sns, email_sent, statsd_listener, change, reason):
+def test_a_message_changed_after_signing_is_refused(client, sns, email_sent, statsd_listener, change, reason, settings):
     message = json.loads(sns.sign(ses_body()))
     change(message)
+    both_topics = settings.DISPATCHER.replace(SES_CALLBACK_ALLOWED_TOPIC_ARNS=[TOPIC, TOPIC + "-other"])
 
-    assert_refused(post(client, json.dumps(message)), email_sent, statsd_listener, reason)
+    with override_settings(DISPATCHER=both_topics):  # so a changed topic meets the signature check
+        answer = post(client, json.dumps(message))
+
+    assert_refused(answer, email_sent, statsd_listener, reason)
 
 
 def test_a_message_signed_by_another_key_is_refused(client, sns, email_sent, statsd_listener):
@@ -166,8 +170,10 @@ class TestSubscriptions:
         assert sns.requests_to("/confirm-subscription") == 0
         assert "callback.ses.unauthorised" in statsd_listener.names("c")
 
-    def test_without_an_allowed_topic_list_nothing_is_confirmed(self, client, sns):
-        response = post(client, sns.sign(sns.subscription_confirmation()))
+    def test_without_an_allowed_topic_list_nothing_is_confirmed(self, client, sns, settings):
+        no_list = settings.DISPATCHER.replace(SES_CALLBACK_ALLOWED_TOPIC_ARNS=[], DJANGO_DEBUG=True)
+        with override_settings(DISPATCHER=no_list):  # even where SES callbacks are open (debug on)
+            response = post(client, sns.sign(sns.subscription_confirmation()))
 
         assert response.status_code == 403
         assert response.json()["message"].endswith("topic not allowed")

@@ -7,7 +7,8 @@ from django.core.management import call_command
 from django.test import override_settings
 from django.utils import timezone
 
-from notifications.models import Notification
+from notifications.dao import timeout_notifications
+from notifications.models import KEY_TYPE_TEST, Notification
 from tests.notifications.conftest import statistics_of
 
 
@@ -63,3 +64,15 @@ def test_a_receipt_after_the_timeout_is_ignored(client, old_and_new):
     response = client.post("/notifications/sms/firetext", {"status": "0", "reference": str(notification.id)})
     assert response.status_code == 200
     assert statistics_of(notification)["sms_delivered"] == 1  # only old_delivered
+
+
+def test_a_test_keys_notification_times_out_uncounted(make_notification, service):
+    old = timezone.now() - timedelta(days=4)
+    simulated = make_notification(status="sending", created_at=old)
+    Notification.objects.filter(id=simulated.id).update(key_type=KEY_TYPE_TEST)
+    before = statistics_of(simulated)
+
+    assert timeout_notifications(72 * 3600) == 1
+
+    assert Notification.objects.get(id=simulated.id).status == "temporary-failure"
+    assert statistics_of(simulated) == before

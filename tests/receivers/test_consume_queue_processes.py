@@ -29,7 +29,8 @@ def test_the_children_get_the_command_line_without_the_processes_option():
 
 
 def test_two_processes_share_the_work_and_the_supervisor_exits_when_both_are_done(start_consumer):
-    sent = {send_probe({"record": True, "sleepSeconds": 0.05})["id"] for _ in range(60)}
+    # Six seconds of work per process: both have started long before the queue is empty.
+    sent = {send_probe({"record": True, "sleepSeconds": 0.2})["id"] for _ in range(60)}
 
     supervisor = start_consumer("probe", "--once", "--processes", "2", "--worker-threads", "2")
 
@@ -58,5 +59,23 @@ def test_a_child_that_dies_is_started_again_and_sigterm_drains_them_all(start_co
     supervisor.signal(signal.SIGTERM)
 
     assert supervisor.wait(timeout=60) == 0
+    assert supervisor.process.returncode == 0
     finished = [line for line in supervisor.lines if line.startswith("finished: processed=")]
     assert len(finished) == 2, "both running children drained and exited"
+
+
+def test_each_child_keeps_its_own_heartbeat_and_the_liveness_check_reads_them_all(
+    start_consumer, tmp_path, manage_py, subprocess_env
+):
+    heartbeat = tmp_path / "heartbeat.json"
+    supervisor = start_consumer("probe", "--processes", "2", CONSUMER_HEARTBEAT_FILE=str(heartbeat))
+    wait_until(lambda: (tmp_path / "heartbeat.json.0").exists() and (tmp_path / "heartbeat.json.1").exists(), "both")
+
+    check = subprocess.run(
+        [*manage_py, "consumer_alive", "--file", str(heartbeat)], env=subprocess_env, capture_output=True, text=True
+    )
+
+    assert check.returncode == 0, check.stdout + check.stderr
+    assert check.stdout.count("event-dispatcher-") == 2, "one live instance per child"
+    supervisor.signal(signal.SIGTERM)
+    assert supervisor.wait(timeout=60) == 0

@@ -85,6 +85,8 @@ def test_a_consumer_cut_off_from_redis_stays_alive(start_consumer, alive, tmp_pa
     path = tmp_path / "heartbeat.json"
     consumer = start_consumer("probe", CONSUMER_HEARTBEAT_FILE=str(path), REDIS_PORT=str(free_port()))
     consumer.wait_for_output("receiver control cannot reach Redis")
+    # The heartbeat thread may start after that line is printed.
+    wait_until(lambda: read_heartbeat(path), "the first heartbeat")
     first = read_heartbeat(path)["writtenAt"]
     wait_until(lambda: read_heartbeat(path)["writtenAt"] > first, "a heartbeat rewritten without Redis", timeout=15)
 

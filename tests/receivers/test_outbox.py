@@ -12,7 +12,7 @@ from receivers.models import HandledMessage, OutboxMessage
 from receivers.outbox import Outbox
 from receivers.processing import Outcome, decide_message, process_message
 from receivers.queues import queue_client
-from receivers.relay import OutboxRelay, prune, relay_due_rows, relay_rows
+from receivers.relay import OutboxRelay, prune, relay_due_rows, relay_rows, send_and_mark
 from tests.queue_support import committed_rows
 from tests.receivers.conftest import TRACEPARENT, queue_length, queue_texts, send_probe, wait_until
 from tests.statsd_support import StatsdListener
@@ -122,13 +122,14 @@ def test_rows_written_outside_a_decision_are_refused():
         outbox.send("refund", {"transactionId": "t"}, {"traceparent": TRACEPARENT})
 
 
-def test_the_sweep_relays_what_a_dead_consumer_left_once_its_grace_period_is_over(queues, probe_handler, fast_relay):
+def test_the_sweep_relays_what_a_dead_consumer_left_once_its_grace_period_is_over(queues, probe_handler):
     probe_handler(forwarding_handler([]))
     send_probe()
     decide_message("probe", receive(lease=60))  # dies: the message stays leased for a minute
 
     assert relay_due_rows() == 0, "within the grace period the deciding process may still send it"
-    wait_until(lambda: relay_due_rows() == 1, "the grace period to pass")
+    OutboxMessage.objects.update(available_at=timezone.now())  # the grace period is over
+    assert relay_due_rows() == 1
 
     assert len(queue_texts("refund")) == 1
     assert OutboxMessage.objects.get().state == State.SENT
@@ -190,16 +191,29 @@ def test_an_outage_keeps_the_rows_pending_with_a_back_off_and_loses_nothing(queu
     assert set(OutboxMessage.objects.values_list("state", flat=True)) == {State.SENT}
 
 
+def test_the_deciding_process_leaves_rows_past_their_grace_period_to_the_sweep(queues):
+    outbox = Outbox()
+    with outbox.decision():
+        outbox.send("refund", {"transactionId": "t"}, {"traceparent": TRACEPARENT})
+    OutboxMessage.objects.update(available_at=timezone.now() - timedelta(seconds=1))  # a sweep may hold it
+
+    relay_rows(outbox.committed_row_ids)
+
+    assert OutboxMessage.objects.get().state == State.PENDING
+    assert queue_length("refund") == 0
+
+
 def test_a_retry_relayed_late_becomes_visible_when_it_was_meant_to(queues):
     outbox = Outbox()
     with outbox.decision():
         outbox.send("refund-retry", {"transactionId": "t"}, {"traceparent": TRACEPARENT}, visibility_seconds=30)
     row = OutboxMessage.objects.get()
-    decided = timezone.now() - timedelta(seconds=28)
+    decided = timezone.now() - timedelta(seconds=26)
     OutboxMessage.objects.filter(pk=row.pk).update(created_at=decided)
 
-    relay_rows([row.pk])
+    send_and_mark([OutboxMessage.objects.get()])
 
+    assert queue_texts("refund-retry") == [], "visible after the 4 s left of its 30, not at once"
     [message] = wait_until(lambda: queue_texts("refund-retry"), "the retry to become visible", timeout=10)
     assert message.startswith('{"event"')
 

@@ -88,3 +88,15 @@ def test_the_dashboard_json_reports_the_outbox_for_alerting(queues, client, api_
     assert figures["outbox"]["status"] == "UP"
     assert figures["outbox"]["pending"] == 1
     assert figures["outbox"]["refused"] == 0
+
+
+def test_a_row_is_shown_with_addresses_and_numbers_masked(queues, admin_client):
+    outbox = Outbox()
+    with outbox.decision():
+        outbox.send("refund", {"transactionId": "t", "data": {"to": "jane@example.com"}}, {"traceparent": TRACEPARENT})
+    [row] = OutboxMessage.objects.all()
+
+    page = admin_client.get(f"{CHANGELIST}{row.pk}/change/").content.decode()
+
+    assert "j***@example.com" in page
+    assert "jane@example.com" not in page

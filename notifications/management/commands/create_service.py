@@ -1,4 +1,5 @@
-"""Create a service, an API key and templates, and print them as one JSON object (for scripts and demos)."""
+"""Create a service, a normal and a test API key and templates, and print them as one JSON object (for
+scripts and demos). The test key's notifications go to no provider: they take Notify's simulated outcomes."""
 
 import json
 
@@ -6,14 +7,14 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 from django.utils.text import slugify
 
-from notifications.models import EMAIL, SMS, ApiKey, Service, Template
+from notifications.models import EMAIL, KEY_TYPE_TEST, SMS, ApiKey, Service, Template
 
 # A reserved name (RFC 6761): demos must not send mail as someone's real domain.
 DEFAULT_EMAIL_DOMAIN = "notifications.localhost"
 
 
 class Command(BaseCommand):
-    help = "Create a service with an API key and optional SMS and e-mail templates; prints JSON."
+    help = "Create a service with a normal and a test API key and optional SMS and e-mail templates; prints JSON."
 
     def add_arguments(self, parser):
         parser.add_argument("name")
@@ -36,6 +37,7 @@ class Command(BaseCommand):
                 sms_sender=sms_sender[:11],
             )
             _, api_key = ApiKey.issue(service, "default")
+            _, test_api_key = ApiKey.issue(service, "test", key_type=KEY_TYPE_TEST)
             templates = []
             if sms_template:
                 templates.append(
@@ -53,6 +55,7 @@ class Command(BaseCommand):
         result = {
             "service_id": str(service.id),
             "api_key": api_key,
+            "test_api_key": test_api_key,
             "templates": [{"id": str(t.id), "type": t.template_type, "version": t.version} for t in templates],
         }
         self.stdout.write(json.dumps(result))

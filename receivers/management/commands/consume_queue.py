@@ -73,7 +73,9 @@ class Command(BaseCommand):
         queue_keys = self.chosen_queues(options)
         consumer_options = self.consumer_options(options)
         if options["processes"] > 1:
-            sys.exit(supervise(options["processes"], consumer_options.once))
+            sys.exit(
+                supervise(options["processes"], consumer_options.once, settings.DISPATCHER.CONSUMER_HEARTBEAT_FILE)
+            )
         instrument()
         self.consumer = Consumer(queue_keys, consumer_options)
         # The controller outlives the receivers, so a draining process still reports (and ignores START).
@@ -103,6 +105,9 @@ class Command(BaseCommand):
         unread = [r.queue_key for r in self.consumer.receivers if r.failed_to_read and not r.read_queue]
         if options["once"] and unread and not self.signals_received:
             raise CommandError(f"--once could not read {', '.join(unread)}")
+        crashed = [r.queue_key for r in self.consumer.receivers if r.crashed]
+        if options["once"] and crashed:
+            raise CommandError(f"--once: the receiver of {', '.join(crashed)} crashed (see the log)")
 
     def start_heartbeat(self, controller: ReceiverController, finished: threading.Event) -> None:
         path = settings.DISPATCHER.CONSUMER_HEARTBEAT_FILE

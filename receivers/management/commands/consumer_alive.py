@@ -2,7 +2,8 @@
 
 Consumers serve no HTTP, so their start-up and liveness probes run this command inside the pod. It reads
 the heartbeat file `consume_queue` keeps (`receivers.heartbeat`) and exits 0 when the file was written
-within --max-age seconds and no receiver is UNKNOWN; otherwise it prints why and exits 1. It reads no
+within --max-age seconds and no receiver is UNKNOWN; otherwise it prints why and exits 1. Under
+`consume_queue --processes N` every child's file (`<file>.0` … `<file>.N-1`) must be alive. It reads no
 Redis, database or queue: a consumer cut off from them keeps working and must not be restarted for it.
 """
 
@@ -14,7 +15,7 @@ from pathlib import Path
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from receivers.heartbeat import alive_problems, read_heartbeat
+from receivers.heartbeat import alive_problems, heartbeat_files, read_heartbeat
 
 
 class Command(BaseCommand):
@@ -28,8 +29,13 @@ class Command(BaseCommand):
         path = options["file"] or settings.DISPATCHER.CONSUMER_HEARTBEAT_FILE
         if not path:
             raise CommandError("no heartbeat file: pass --file or set CONSUMER_HEARTBEAT_FILE")
-        document = read_heartbeat(Path(path))
-        problems = alive_problems(document, now=time.time(), max_age=options["max_age"])
+        problems, alive = [], []
+        for file in heartbeat_files(Path(path)):
+            document = read_heartbeat(file)
+            found = alive_problems(document, now=time.time(), max_age=options["max_age"])
+            problems += [f"{file}: {problem}" for problem in found]
+            if not found:
+                alive.append(f"{document.get('consumerInstanceId')} ({document.get('version')})")
         if problems:
-            raise CommandError(f"{path}: " + "; ".join(problems))
-        self.stdout.write(f"alive: {document.get('consumerInstanceId')} ({document.get('version')})")
+            raise CommandError("; ".join(problems))
+        self.stdout.write("alive: " + ", ".join(alive))
