@@ -99,7 +99,7 @@ def _parse_all(environment: Mapping[str, str]) -> tuple[dict[str, Any], list[str
 def cross_validate(values: Mapping[str, Any]) -> list[str]:
     """Rules that involve more than one variable, or the shape of a JSON value."""
     problems: list[str] = []
-    if "DATABASE_URL" in values and values["DATABASE_URL"]["ENGINE"] not in (
+    if "DATABASE_URL" in values and values["DATABASE_URL"].get("ENGINE") not in (
         "django.db.backends.sqlite3",
         "django.db.backends.postgresql",
     ):

@@ -46,6 +46,7 @@ def test_secret_key_and_api_key_required_when_debug_is_off():
         ("DEPLOYMENT_VERSION", "CANARY", "DEPLOYMENT_VERSION must be one of PROD, STAGING"),
         ("CONSUMER_BATCH_SIZE", "33", "CONSUMER_BATCH_SIZE must be at most 32"),
         ("DATABASE_URL", "mysql://db/x", "DATABASE_URL must be a sqlite:// or postgres:// URL"),
+        ("DATABASE_URL", "", "DATABASE_URL must be a sqlite:// or postgres:// URL"),
         ("REDIRECT_URL_CONFIGURATION", '{"url": 1}', "REDIRECT_URL_CONFIGURATION must be a JSON list"),
         ("HEALTH_CHECK_TIMEOUT_SECONDS", "0", "HEALTH_CHECK_TIMEOUT_SECONDS must be at least 0.1"),
     ],
