@@ -2,7 +2,9 @@
 
 For every path `error_formats` calls an API path:
 1. a body longer than DATA_UPLOAD_MAX_MEMORY_SIZE (by its Content-Length) is refused with 413 before
-   anything reads it, and a Host header outside DJANGO_ALLOWED_HOSTS with 400;
+   anything reads it, a Host header outside DJANGO_ALLOWED_HOSTS with 400, and so is the NUL character
+   in the path, the query string or a form body (PostgreSQL stores it in no text column, so it would
+   otherwise be a 500 on one database only; JSON bodies are checked by `json_bodies`);
 2. a SuspiciousOperation or an unparsable multipart body met by the view becomes a 400 that says what
    was wrong;
 3. any other 4xx or 5xx answer that is not JSON (Django's 404 and 500 pages, plain or debug,
@@ -46,6 +48,17 @@ def body_too_large(request: HttpRequest) -> HttpResponse:
     return error_response(request.path, 413, f"The request body is larger than {limit} bytes.")
 
 
+def nul_character_in(request: HttpRequest) -> str | None:
+    """The part of the request that holds the NUL character, if one does."""
+    if "\x00" in request.path:
+        return "path"
+    if "%00" in request.META.get("QUERY_STRING", ""):
+        return "query string"
+    if request.content_type == "application/x-www-form-urlencoded" and b"%00" in request.body:
+        return "form body"
+    return None
+
+
 class ApiErrorMiddleware:
     def __init__(self, get_response):
         self.get_response = get_response
@@ -65,6 +78,9 @@ class ApiErrorMiddleware:
         if limit is not None and length > limit:
             logger.warning("refused a body of %d bytes on %s: the limit is %d", length, request.path, limit)
             return body_too_large(request)
+        if where := nul_character_in(request):
+            logger.warning("refused %s: the NUL character in its %s", request.path, where)
+            return error_response(request.path, 400, f"The {where} must not contain the NUL character (%00).")
         try:
             request.get_host()
         except DisallowedHost:

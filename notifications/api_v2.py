@@ -20,7 +20,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
 from dispatcher_site.error_formats import ErrorFormat
-from dispatcher_site.json_bodies import JsonTooDeep, parse_json
+from dispatcher_site.json_bodies import UnacceptableJson, parse_json
 from notifications import delivery
 from notifications.models import (
     EMAIL,
@@ -102,7 +102,7 @@ def recipient_problem(notification_type: str, recipient: str) -> str | None:
 def parse_post(request: HttpRequest, notification_type: str) -> dict:
     try:
         data = parse_json(request.body)
-    except JsonTooDeep as error:
+    except UnacceptableJson as error:
         raise ApiError(400, "BadRequestError", str(error)) from None
     except ValueError:
         raise ApiError(400, "BadRequestError", "Invalid JSON supplied in POST data") from None

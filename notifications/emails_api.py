@@ -24,7 +24,7 @@ from django.http import HttpRequest, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
-from dispatcher_site.json_bodies import JsonTooDeep, parse_json
+from dispatcher_site.json_bodies import UnacceptableJson, parse_json
 from dispatcher_site.problems import problem
 from notifications import delivery, receipt_templates
 from notifications.api_v2 import recipient_problem
@@ -50,7 +50,7 @@ def parse_body(body: bytes) -> dict[str, Any]:
     """The request body, or BadRequest naming every problem."""
     try:
         data = parse_json(body)
-    except JsonTooDeep as error:
+    except UnacceptableJson as error:
         raise BadRequest([str(error)]) from None
     except ValueError:
         raise BadRequest(["body is not JSON"]) from None

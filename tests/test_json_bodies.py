@@ -2,7 +2,7 @@
 
 import pytest
 
-from dispatcher_site.json_bodies import MAX_JSON_DEPTH, JsonTooDeep, parse_json
+from dispatcher_site.json_bodies import MAX_JSON_DEPTH, JsonHoldsNul, JsonTooDeep, parse_json
 
 
 def nested(levels: int, opener: str = "[", closer: str = "]") -> str:
@@ -41,3 +41,17 @@ def test_deeper_documents_are_refused_saying_so(text):
 def test_what_is_not_json_is_a_value_error(text):
     with pytest.raises(ValueError):  # noqa: PT011 - json's own errors, whose messages vary
         parse_json(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    ['"\\u0000"', '{"a": ["x\\u0000y"]}', '{"k\\u0000": 1}', '{"a": "\\u0000"}'.encode("utf-16")],
+    ids=["string", "nested", "key", "utf-16-bytes"],
+)
+def test_the_nul_character_is_refused_saying_so(text):
+    with pytest.raises(JsonHoldsNul, match="NUL character"):
+        parse_json(text)
+
+
+def test_a_backslash_followed_by_u0000_is_only_text():
+    assert parse_json('["\\\\u0000"]') == ["\\u0000"]

@@ -21,7 +21,7 @@ from typing import Any
 from django.http import HttpRequest, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 
-from dispatcher_site.json_bodies import JsonTooDeep, parse_json
+from dispatcher_site.json_bodies import UnacceptableJson, parse_json
 from dispatcher_site.problems import problem
 from receivers.handlers import EventParsingError
 from transactions.events import parse_event
@@ -54,7 +54,7 @@ def allow_methods(*methods: str) -> Callable:
 def ingest_events(request: HttpRequest) -> JsonResponse:
     try:
         items = parse_json(request.body)
-    except JsonTooDeep as error:
+    except UnacceptableJson as error:
         return problem(400, "Bad request", f"The body is not usable: {error}.")
     except (ValueError, UnicodeDecodeError):
         return problem(400, "Bad request", "The body is not valid JSON.")

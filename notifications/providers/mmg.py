@@ -3,7 +3,7 @@
 Every MMG status maps to something: codes outside the table are `failed` (the reference's default).
 """
 
-from dispatcher_site.json_bodies import JsonTooDeep, parse_json
+from dispatcher_site.json_bodies import UnacceptableJson, parse_json
 from notifications.models import DELIVERED, FAILED, PERMANENT_FAILURE, TEMPORARY_FAILURE
 from notifications.providers import (
     STATISTICS_DELIVERED,
@@ -35,7 +35,7 @@ def parse_receipt(body: bytes) -> Receipt:
     # The reference answered a malformed body with 500; Part A §3 makes it a 400.
     try:
         data = parse_json(body)
-    except JsonTooDeep as error:
+    except UnacceptableJson as error:
         raise CallbackAnswer(f"{CLIENT_NAME} callback failed: {error}") from None
     except ValueError:
         raise CallbackAnswer(f"{CLIENT_NAME} callback failed: invalid json") from None

@@ -2,7 +2,7 @@
 (Part B §1.4). The lookup reference is the SES `mail.messageId`, stored as the notification's reference.
 """
 
-from dispatcher_site.json_bodies import JsonTooDeep, parse_json
+from dispatcher_site.json_bodies import UnacceptableJson, parse_json
 from notifications.models import DELIVERED, PERMANENT_FAILURE, TEMPORARY_FAILURE
 from notifications.providers import (
     STATISTICS_DELIVERED,
@@ -28,7 +28,7 @@ RESPONSES: dict[str, ProviderOutcome] = {
 def _json_object(text: str | bytes) -> dict:
     try:
         data = parse_json(text)
-    except JsonTooDeep as error:
+    except UnacceptableJson as error:
         raise CallbackAnswer(f"{CLIENT_NAME} callback failed: {error}") from None
     except (ValueError, TypeError):
         raise CallbackAnswer(INVALID_JSON) from None

@@ -52,6 +52,8 @@ def test_every_operation_has_an_id_a_tag_and_its_error_answers():
             assert operation.get("operationId"), f"{method} {path}"
             assert operation.get("tags"), f"{method} {path}"
             assert "500" in operation["responses"], f"{method} {path} documents its 500"
+            # Any request can be refused with 400: the NUL character in its path or query string.
+            assert "400" in operation["responses"], f"{method} {path} documents its 400"
             if "requestBody" in operation:
                 assert {"400", "413"} <= set(operation["responses"]), f"{method} {path} documents 400 and 413"
 
