@@ -41,3 +41,32 @@ def setup_django(environment: dict[str, str]) -> None:
     from django.core.management import call_command
 
     call_command("migrate", verbosity=0)
+
+
+def sending_sms_notifications(count: int, services: int = 1) -> list:
+    """`count` SMS notifications in `sending` (as after a provider accepted them), spread round-robin over
+    `services` new services, bulk-inserted: what the callback benchmarks send receipts for."""
+    from django.utils import timezone
+
+    from notifications.models import SMS, Notification, Service, Template
+
+    templates = []
+    for index in range(services):
+        service = Service.objects.create(name=f"bench {index}", email_from="bench@notifications.localhost")
+        templates.append(Template.objects.create(service=service, name="t", template_type=SMS, content="Hello"))
+    now = timezone.now()
+    notifications = [
+        Notification(
+            service_id=templates[index % services].service_id,
+            template=templates[index % services],
+            template_version=1,
+            notification_type=SMS,
+            to="07700900000",
+            body="Hello",
+            status="sending",
+            created_at=now,
+            sent_at=now,
+        )
+        for index in range(count)
+    ]
+    return Notification.objects.bulk_create(notifications, batch_size=1000)

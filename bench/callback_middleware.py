@@ -25,36 +25,19 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.bench_django import recreate_database, service_environment, setup_django  # noqa: E402
+from bench.bench_django import (  # noqa: E402
+    recreate_database,
+    sending_sms_notifications,
+    service_environment,
+    setup_django,
+)
 
 DATABASE_URL = os.environ.get("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/bench_middleware")
 ENVIRONMENT = {**service_environment(DATABASE_URL, "testserver,127.0.0.1"), "STATSD_ENABLED": "false"}
 
 
 def sending_notifications(count: int) -> list[str]:
-    from django.utils import timezone
-
-    from notifications.models import SMS, Notification, Service, Template
-
-    service = Service.objects.create(name="bench", email_from="bench@notifications.localhost")
-    template = Template.objects.create(service=service, name="t", template_type=SMS, content="Hello")
-    now = timezone.now()
-    rows = [
-        Notification(
-            service=service,
-            template=template,
-            template_version=1,
-            notification_type=SMS,
-            to="07700900000",
-            body="Hello",
-            status="sending",
-            created_at=now,
-            sent_at=now,
-        )
-        for _ in range(count)
-    ]
-    Notification.objects.bulk_create(rows, batch_size=1000)
-    return [str(row.id) for row in rows]
+    return [str(row.id) for row in sending_sms_notifications(count)]
 
 
 # Middleware that cannot run without another: leaving that one out leaves them out too.

@@ -36,7 +36,12 @@ from urllib.parse import urlencode, urlparse
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.bench_django import recreate_database, service_environment, setup_django  # noqa: E402
+from bench.bench_django import (  # noqa: E402
+    recreate_database,
+    sending_sms_notifications,
+    service_environment,
+    setup_django,
+)
 
 DATABASE_URL = os.environ.get("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/bench_notifications")
 SERVER_ENVIRONMENT = service_environment(DATABASE_URL, "127.0.0.1,localhost")
@@ -47,30 +52,10 @@ WAIT_PHASE = 1000
 
 
 def load_notifications(count: int, services: int = 1) -> list[str]:
-    from django.utils import timezone
+    from notifications.models import DailyStatistics
 
-    from notifications.models import SMS, DailyStatistics, Notification, Service, Template
-
-    templates = []
-    for index in range(services):
-        service = Service.objects.create(name=f"bench {index}", email_from="bench@notifications.localhost")
-        templates.append(Template.objects.create(service=service, name="t", template_type=SMS, content="Hello"))
-    now = timezone.now()
-    notifications = [
-        Notification(
-            service_id=templates[index % services].service_id,
-            template=templates[index % services],
-            template_version=1,
-            notification_type=SMS,
-            to="07700900000",
-            body="Hello",
-            status="sending",
-            created_at=now,
-            sent_at=now,
-        )
-        for index in range(count)
-    ]
-    Notification.objects.bulk_create(notifications, batch_size=1000)
+    notifications = sending_sms_notifications(count, services)
+    templates = {n.template_id: n.template for n in notifications}.values()
     slots = int(os.environ.get("STATISTICS_COUNTER_SLOTS", "8"))
     for template in templates:
         requested = sum(1 for n in notifications if n.template_id == template.id)
