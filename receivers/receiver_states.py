@@ -29,7 +29,11 @@ NOT_RESPONDING = "not responding"
 GONE = "gone"
 STATES = (RUNNING, DRAINING, STOPPED, EXITED, NOT_RESPONDING, GONE)
 
-QUEUE_BY_RECEIVER = {definition.receiver_name: key for key, definition in QUEUES.items()}
+
+def queue_of_receiver(name: str) -> str:
+    """The key of the queue a receiver consumes, "" if none: read from the registry when asked, since
+    apps register their queues (the sending queues) after this module is imported."""
+    return next((key for key, definition in QUEUES.items() if definition.receiver_name == name), "")
 
 
 @dataclass(frozen=True)
@@ -72,7 +76,7 @@ def describe(document: dict[str, Any], gone: bool) -> ProcessState:
         name = str(entry.get("name", ""))
         count = int(in_flight.get(name, 0) or 0)
         state = GONE if gone else receiver_state(str(entry.get("status", "")), count, shutting_down)
-        receivers.append(ReceiverState(name, QUEUE_BY_RECEIVER.get(name, ""), state, count))
+        receivers.append(ReceiverState(name, queue_of_receiver(name), state, count))
     return ProcessState(
         instance_id=str(document.get("consumerInstanceId", "")),
         version=str(document.get("version") or ""),

@@ -114,7 +114,7 @@ def test_outcomes_per_minute_are_what_real_consumer_processes_report(queues, sta
 
 
 def test_consumers_serving_each_queue_follow_start_and_stop(queues, start_consumer, client, api_headers, admin_client):
-    start_consumer("probe", "refund")
+    start_consumer("probe", "refund", "send-sms")  # send-sms: a queue another app registers
     start_consumer("refund")
 
     def consumers() -> dict[str, int]:
@@ -122,10 +122,11 @@ def test_consumers_serving_each_queue_follow_start_and_stop(queues, start_consum
 
     wait_until(lambda: consumers()["refund"] == 2, "two processes serving refund")
     assert consumers()["probe"] == 1
+    assert consumers()["send-sms"] == 1
     assert consumers()["expiration"] == 0
     document = read_json(client, api_headers)
     assert document["receivers"]["PROD"]["liveProcesses"] == 2
-    assert document["receivers"]["PROD"]["receivers"]["running"] == 3
+    assert document["receivers"]["PROD"]["receivers"]["running"] == 4
 
     admin_client.post(
         "/admin/receivers/receivercommand/status/", {"command": "STOP", "version": "PROD", "confirm": "yes"}
@@ -133,7 +134,7 @@ def test_consumers_serving_each_queue_follow_start_and_stop(queues, start_consum
 
     wait_until(lambda: consumers()["refund"] == 0, "nobody serving refund once PROD is stopped")
     stopped = read_json(client, api_headers)["receivers"]["PROD"]["receivers"]
-    assert stopped["stopped by command"] == 3
+    assert stopped["stopped by command"] == 4
     assert stopped["running"] == 0
 
 
