@@ -2,7 +2,8 @@
 
 For every path `error_formats` calls an API path:
 1. a body longer than DATA_UPLOAD_MAX_MEMORY_SIZE (by its Content-Length) is refused with 413 before
-   anything reads it, a Host header outside DJANGO_ALLOWED_HOSTS with 400, and so is the NUL character
+   anything reads it, a URI longer than MAX_URI_LENGTH with 414, a Host header outside
+   DJANGO_ALLOWED_HOSTS with 400, and so is the NUL character
    in the path, the query string or a form body (PostgreSQL stores it in no text column, so it would
    otherwise be a 500 on one database only; JSON bodies are checked by `json_bodies`);
 2. a SuspiciousOperation or an unparsable multipart body met by the view becomes a 400 that says what
@@ -29,6 +30,9 @@ logger = logging.getLogger(__name__)
 
 
 CLIENT_ERRORS = (SuspiciousOperation, MultiPartParserError)
+# gunicorn's own default request-line limit, kept as the APIs' limit on the URI; gunicorn's limit is
+# raised above it (gunicorn.conf.py) so that the refusal is a 414 in the API's format, not its HTML.
+MAX_URI_LENGTH = 4094
 
 
 def is_json(response: HttpResponse) -> bool:
@@ -78,6 +82,10 @@ class ApiErrorMiddleware:
         if limit is not None and length > limit:
             logger.warning("refused a body of %d bytes on %s: the limit is %d", length, request.path, limit)
             return body_too_large(request)
+        if len(request.get_full_path()) > MAX_URI_LENGTH:
+            logger.warning("refused %s: a URI longer than %d characters", request.path, MAX_URI_LENGTH)
+            message = f"The request URI is longer than {MAX_URI_LENGTH} characters."
+            return error_response(request.path, 414, message)
         if where := nul_character_in(request):
             logger.warning("refused %s: the NUL character in its %s", request.path, where)
             return error_response(request.path, 400, f"The {where} must not contain the NUL character (%00).")

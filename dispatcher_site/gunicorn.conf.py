@@ -13,6 +13,9 @@ worker_class = "gthread"
 timeout = _config.GUNICORN_TIMEOUT
 graceful_timeout = _config.GUNICORN_GRACEFUL_TIMEOUT
 keepalive = _config.GUNICORN_KEEPALIVE
+# Its maximum: the APIs refuse URIs over 4,094 characters themselves, with a 414 in their own format
+# (dispatcher_site.api_errors); at gunicorn's default the refusal would be its HTML page.
+limit_request_line = 8190
 accesslog = None  # request lines come from dispatcher_site.access_log (JSON, request id, no query string)
 errorlog = "-"
 loglevel = _config.LOG_LEVEL.lower()

@@ -67,3 +67,13 @@ def test_a_configured_control_socket_belongs_to_its_instance(subprocess_env, tmp
         wait_until(lambda: path.is_socket(), "the control socket")
     finally:
         stop(process)
+
+
+@pytest.mark.parametrize("length", [5_000, 8_000])
+def test_a_uri_over_the_limit_is_a_414_in_the_apis_format_not_gunicorns_html(gunicorn_url, length):
+    """Found by Schemathesis: a 5,319-byte request line got gunicorn's own HTML 414."""
+    response = get(f"{gunicorn_url}/v2/notifications?reference=" + "x" * length)
+
+    assert response.status_code == 414
+    assert response.headers["Content-Type"] == "application/json"
+    assert response.json()["errors"][0]["message"] == "The request URI is longer than 4094 characters."

@@ -62,3 +62,19 @@ def test_nul_in_a_firetext_form_body_is_a_400_in_the_callback_format(raw_client,
 
     assert format_of("/notifications/")(response, 400) == "The form body must not contain the NUL character (%00)."
     assert noisy_records(caplog) == []
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/v2/notifications",
+        f"/service/{SERVICE_ID}/notifications-statistics",
+        "/event-dispatcher/event-receivers/status",
+        "/health/liveness",
+    ],
+)
+def test_a_uri_over_4094_characters_is_a_414_in_the_apis_format(raw_client, caplog, api_key, path):
+    response = raw_client.get(f"{path}?x=" + "y" * 4100, headers=headers_for(path.startswith("/v2/"), api_key))
+
+    assert format_of(path)(response, 414) == "The request URI is longer than 4094 characters."
+    assert noisy_records(caplog) == []

@@ -54,6 +54,8 @@ def test_every_operation_has_an_id_a_tag_and_its_error_answers():
             assert "500" in operation["responses"], f"{method} {path} documents its 500"
             # Any request can be refused with 400: the NUL character in its path or query string.
             assert "400" in operation["responses"], f"{method} {path} documents its 400"
+            # And with 414, a request line over the limit (ApiErrorMiddleware).
+            assert "414" in operation["responses"], f"{method} {path} documents its 414"
             if "requestBody" in operation:
                 assert {"400", "413"} <= set(operation["responses"]), f"{method} {path} documents 400 and 413"
 
